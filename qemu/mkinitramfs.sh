@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Build the guest's initramfs without root: busybox-static, qemu/init, the
+# guest-exit helper and the statically linked test programs, packed by the
+# kernel's own usr/gen_init_cpio from a list (device nodes need no mknod).
+#
+#   mkinitramfs.sh OUT.cpio TESTDIR
+#
+# TESTDIR holds the test programs (any depth) and "list", one line per
+# program: "<path relative to TESTDIR> <timeout seconds>".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1 testdir=$2
+tools=$top/build/tools
+busybox=${BUSYBOX:-/bin/busybox}
+
+mkdir -p "$tools"
+[ -x "$busybox" ] && "$busybox" --list-full >/dev/null 2>&1 ||
+	{ echo "mkinitramfs: $busybox is not a static busybox (apt-get install busybox-static)" >&2; exit 1; }
+file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
+	{ echo "mkinitramfs: $busybox is not statically linked (install busybox-static)" >&2; exit 1; }
+
+src=$top/build/linux/usr/gen_init_cpio.c
+[ "$tools/gen_init_cpio" -nt "$src" ] || cc -O2 -o "$tools/gen_init_cpio" "$src"
+[ "$tools/guest-exit" -nt "$top/qemu/guest-exit.c" ] ||
+	cc -O2 -static -Wall -o "$tools/guest-exit" "$top/qemu/guest-exit.c"
+
+list=$out.list
+{
+	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /run /root /etc /tests /tests/bin; do
+		echo "dir $d 755 0 0"
+	done
+	echo "nod /dev/console 600 0 0 c 5 1"
+	echo "nod /dev/null 666 0 0 c 1 3"
+	echo "file /init $top/qemu/init 755 0 0"
+	echo "file /bin/busybox $busybox 755 0 0"
+	echo "file /bin/guest-exit $tools/guest-exit 755 0 0"
+	"$busybox" --list-full | while read -r applet; do
+		[ "$applet" = bin/busybox ] || echo "slink /$applet /bin/busybox 777 0 0"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$out.passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$out.group"
+	echo "file /etc/passwd $out.passwd 644 0 0"
+	echo "file /etc/group $out.group 644 0 0"
+	echo "file /tests/list $testdir/list 644 0 0"
+	while read -r prog _; do
+		case $prog in '' | '#'*) continue ;; esac
+		d=$(dirname "$prog")
+		[ "$d" = . ] || echo "dir /tests/bin/$d 755 0 0"
+		echo "file /tests/bin/$prog $testdir/$prog 755 0 0"
+	done <"$testdir/list"
+} | awk '!seen[$0]++' >"$list"
+
+"$tools/gen_init_cpio" "$list" >"$out.tmp"
+mv "$out.tmp" "$out"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Build the kselftest suites of selftests/guest-suites from the patched tree,
+# statically linked against the tree's own exported headers (Debian 12's
+# linux-libc-dev is 6.1), and write OUT/list for the guest's init.
+#   build-guest-tests.sh OUT
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$1
+tree=$top/build/linux
+kobj=$top/build/kbuild
+hdr=$kobj/usr/include
+mkdir -p "$out"
+
+make -s -C "$tree" O="$kobj" ARCH=x86_64 headers_install >/dev/null
+
+excluded() { grep -qE "^$1([[:space:]]|\$)" "$top/selftests/guest-excluded"; }
+
+list=$out/list.tmp
+: >"$list"
+while read -r dir name timeout; do
+	case $dir in '' | '#'*) continue ;; esac
+	src=$tree/tools/testing/selftests/$dir
+	[ -d "$src" ] || { echo "build-guest-tests: no $src" >&2; exit 1; }
+	mkdir -p "$out/$name"
+	# LDFLAGS from the environment, so that the suite's own "+=" still applies.
+	LDFLAGS=-static make -s -C "$src" OUTPUT="$out/$name" KHDR_INCLUDES="-isystem $hdr" \
+		CC=gcc all >/dev/null
+	progs=$(printf 'include Makefile\nprint-progs:\n\t@echo $(notdir $(TEST_GEN_PROGS))\n' |
+		make -s -C "$src" OUTPUT="$out/$name" -f - print-progs)
+	for p in $progs; do
+		[ -x "$out/$name/$p" ] || { echo "build-guest-tests: $dir did not build $p" >&2; exit 1; }
+		if excluded "$name/$p"; then
+			echo "build-guest-tests: not running $name/$p (selftests/guest-excluded)" >&2
+			continue
+		fi
+		echo "$name/$p $timeout" >>"$list"
+	done
+done <"$top/selftests/guest-suites"
+cmp -s "$list" "$out/list" || mv "$list" "$out/list"
+rm -f "$list"

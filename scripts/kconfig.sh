@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Make the guest kernel's .config in OBJ from tinyconfig + qemu/guest.config,
+# check that every requested option survived olddefconfig, and replace
+# OBJ/.config only when the result differs (so an unchanged config never
+# triggers a rebuild).
+#   kconfig.sh SRC OBJ FRAGMENT
+set -euo pipefail
+src=$1 obj=$2 frag=$3
+tmp=$obj/.config-puds-tmp
+mkdir -p "$tmp"
+kmake() { make -s -C "$src" O="$tmp" ARCH=x86_64 "$@"; }
+
+kmake tinyconfig >/dev/null
+"$src/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "$frag" >/dev/null
+kmake olddefconfig >/dev/null
+
+missing=0
+while IFS= read -r line; do
+	case $line in
+	CONFIG_*=*) ;;
+	*) continue ;;
+	esac
+	opt=${line%%=*}
+	if ! grep -qx -- "$line" "$tmp/.config"; then
+		got=$(grep -E "^$opt=|^# $opt is not set" "$tmp/.config" || echo "absent")
+		echo "kconfig: $frag asks for $line, but olddefconfig gave: $got" >&2
+		missing=1
+	fi
+done <"$frag"
+[ $missing -eq 0 ] || { echo "kconfig: fix the fragment (a dependency is missing)" >&2; exit 1; }
+
+if ! cmp -s "$tmp/.config" "$obj/.config"; then
+	cp "$tmp/.config" "$obj/.config"
+	echo "kconfig: wrote $obj/.config" >&2
+fi
+rm -rf "$tmp"

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Keep build/linux, a git tree of the Debian 6.12 kernel source with the
+# series of kernel-patches/ applied on top, in step with the repository.
+#
+#   kernel-tree.sh prepare   unpack + base commit (once), apply the series
+#   kernel-tree.sh export    write the tree's commits back to kernel-patches/
+#   kernel-tree.sh status    say what the tree holds compared to the series
+#   kernel-tree.sh reset     drop the tree's commits, re-apply the series
+#
+# The series is edited as commits in build/linux (branch "puds" on top of the
+# tag "puds-base"), never by hand in the patch files.  The cover letter's text
+# lives in the branch description, so it survives export/apply round trips.
+#
+# State kept in build/linux/.git/puds-applied: "<series hash> <HEAD commit>"
+# as they were right after the last apply or export.  prepare uses it to tell
+# "the series changed" (re-apply) from "the developer committed in the tree"
+# (build the tree as is, remind to export) from both (refuse, nothing lost).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
+tree=${PUDS_KERNEL_TREE:-$top/build/linux}
+tarball=${PUDS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+pkg=linux-source-6.12
+stamp=$tree/.git/puds-applied
+subject_prefix="PATCH RFC net-next"
+
+say() { printf 'kernel-tree: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+g() { git -C "$tree" "$@"; }
+
+series_files() {
+	# Every patch of the series except the cover letter, in order.
+	find "$patches" -maxdepth 1 -name '*.patch' ! -name '0000-cover-letter.patch' | LC_ALL=C sort
+}
+
+series_hash() {
+	{ series_files; [ -f "$patches/0000-cover-letter.patch" ] && echo "$patches/0000-cover-letter.patch"; } |
+		while read -r f; do sha256sum <"$f"; done | sha256sum | cut -d' ' -f1
+}
+
+recorded() { sed -n "s/^$1=//p" "$patches/BASE"; }
+
+installed_version() { dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true; }
+
+check_base_version() {
+	local want have
+	want=$(recorded package_version)
+	have=$(installed_version)
+	[ -f "$tarball" ] || die "$tarball is missing: install the $pkg package (make deps)"
+	if [ -n "$have" ] && [ "$have" != "$want" ]; then
+		say "note: the series was last tested on $pkg $want; this machine has $have. Going on."
+	fi
+}
+
+tree_is_clean() { [ -z "$(g status --porcelain --untracked-files=no)" ]; }
+
+write_stamp() { echo "$(series_hash) $(g rev-parse HEAD)" >"$stamp"; }
+
+unpack() {
+	local tmp ver
+	say "unpacking $tarball into $tree (once; about a minute)"
+	rm -rf "$tree" "$tree.tmp"
+	tmp=$tree.tmp
+	mkdir -p "$tmp"
+	tar -xf "$tarball" -C "$tmp" --strip-components=1
+	git -C "$tmp" init -q -b puds
+	git -C "$tmp" config user.name "puds build"
+	git -C "$tmp" config user.email "puds@localhost"
+	git -C "$tmp" config core.looseCompression 1
+	git -C "$tmp" config gc.auto 0
+	ver=$(make -s -C "$tmp" kernelversion)
+	git -C "$tmp" add -A -f .
+	GIT_AUTHOR_DATE=2024-11-17T00:00:00Z GIT_COMMITTER_DATE=2024-11-17T00:00:00Z \
+		git -C "$tmp" commit -q -m "Linux $ver as shipped by Debian's $pkg $(installed_version)"
+	git -C "$tmp" tag puds-base
+	echo "$(installed_version)" >"$tmp/.git/puds-source-version"
+	mv "$tmp" "$tree"
+}
+
+# Files the old series touched keep their mtime when the new series leaves
+# their content as it was, so that Kbuild rebuilds only what really changed.
+remember_mtimes() {
+	local f
+	: >"$tree/.git/puds-mtimes"
+	g rev-parse -q --verify HEAD >/dev/null || return 0
+	g diff --name-only puds-base HEAD | while read -r f; do
+		[ -f "$tree/$f" ] || continue
+		printf '%s %s %s\n' "$(g hash-object -- "$f")" "$(stat -c %.9Y "$tree/$f")" "$f"
+	done >"$tree/.git/puds-mtimes"
+}
+
+restore_mtimes() {
+	local sum when f
+	while read -r sum when f; do
+		[ -f "$tree/$f" ] && [ "$(g hash-object -- "$f")" = "$sum" ] &&
+			touch -m -d "@$when" "$tree/$f"
+	done <"$tree/.git/puds-mtimes"
+	rm -f "$tree/.git/puds-mtimes"
+}
+
+apply_series() {
+	local f n=0
+	remember_mtimes
+	g checkout -q -f -B puds puds-base
+	g config --unset branch.puds.description || true
+	if [ -f "$patches/0000-cover-letter.patch" ]; then
+		# Keep the cover letter's subject and text as the branch description,
+		# which "export" turns back into 0000-cover-letter.patch.
+		python3 "$top/scripts/cover-letter.py" to-description \
+			<"$patches/0000-cover-letter.patch" >"$tree/.git/puds-description"
+		g config branch.puds.description "$(cat "$tree/.git/puds-description")"
+	fi
+	while read -r f; do
+		[ -n "$f" ] || continue
+		if ! g am -q --committer-date-is-author-date "$f"; then
+			g am --abort || true
+			die "$(basename "$f") does not apply to $(g log -1 --format=%s puds-base). Fix it in the tree and export again."
+		fi
+		n=$((n + 1))
+	done < <(series_files)
+	restore_mtimes
+	say "applied $n patch(es) on $(g log -1 --format=%s puds-base)"
+	write_stamp
+}
+
+cmd_prepare() {
+	local want_src have_src s_hash s_head
+	check_base_version
+	want_src=$(installed_version)
+	if [ -d "$tree/.git" ]; then
+		have_src=$(cat "$tree/.git/puds-source-version" 2>/dev/null || true)
+		if [ "$have_src" != "$want_src" ]; then
+			[ -f "$stamp" ] && read -r s_hash s_head <"$stamp" || s_head=
+			if [ "$(g rev-parse HEAD)" != "$s_head" ] || ! tree_is_clean; then
+				die "build/linux was made from $pkg $have_src, this machine has $want_src, and the tree has work not exported to kernel-patches/. Run 'make export-patches' (or 'make reset-kernel-tree'), then build again."
+			fi
+			say "$pkg changed from $have_src to $want_src: making the tree anew"
+			unpack
+			apply_series
+			return
+		fi
+	else
+		unpack
+		apply_series
+		return
+	fi
+	if [ ! -f "$stamp" ]; then
+		apply_series
+		return
+	fi
+	read -r s_hash s_head <"$stamp"
+	local series_changed=0 tree_changed=0
+	[ "$(series_hash)" = "$s_hash" ] || series_changed=1
+	{ [ "$(g rev-parse HEAD)" = "$s_head" ] && tree_is_clean; } || tree_changed=1
+	case $series_changed$tree_changed in
+	00) ;;
+	10) say "kernel-patches/ changed: re-applying the series"; apply_series ;;
+	01) say "note: build/linux has commits or changes not in kernel-patches/; building the tree as it is (run 'make export-patches' to keep them)" ;;
+	11) die "both kernel-patches/ and build/linux changed since the last apply. Keep the tree's work with 'make export-patches', or drop it with 'make reset-kernel-tree'." ;;
+	esac
+}
+
+cmd_export() {
+	[ -d "$tree/.git" ] || die "no tree at $tree: run 'make kernel-tree' first"
+	tree_is_clean || die "build/linux has uncommitted changes: commit them first"
+	local n
+	n=$(g rev-list --count puds-base..HEAD)
+	find "$patches" -maxdepth 1 -name '*.patch' -delete
+	if [ "$n" -gt 0 ]; then
+		local cover=()
+		if g config branch.puds.description >/dev/null; then
+			cover=(--cover-letter --cover-from-description=subject)
+		elif [ "$n" -gt 1 ]; then
+			cover=(--cover-letter)
+			say "note: no cover letter text yet: 'git -C build/linux branch --edit-description puds'"
+		fi
+		g format-patch -q "${cover[@]}" --zero-commit --no-signature \
+			--subject-prefix="$subject_prefix" -o "$patches" puds-base..HEAD
+	fi
+	sed -i "s/^package_version=.*/package_version=$(cat "$tree/.git/puds-source-version")/" "$patches/BASE"
+	sed -i "s/^upstream_version=.*/upstream_version=$(make -s -C "$tree" kernelversion)/" "$patches/BASE"
+	write_stamp
+	say "exported $n patch(es) to kernel-patches/"
+}
+
+cmd_status() {
+	[ -d "$tree/.git" ] || { say "no tree yet"; return; }
+	g log --oneline puds-base..HEAD
+	g status --short --untracked-files=no
+}
+
+cmd_reset() {
+	[ -d "$tree/.git" ] || { cmd_prepare; return; }
+	g am --abort >/dev/null 2>&1 || true
+	g reset -q --hard
+	apply_series
+}
+
+case ${1:-} in
+prepare) cmd_prepare ;;
+export) cmd_export ;;
+status) cmd_status ;;
+reset) cmd_reset ;;
+*) echo "usage: $0 prepare|export|status|reset" >&2; exit 2 ;;
+esac
