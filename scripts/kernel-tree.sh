@@ -176,8 +176,12 @@ cmd_export() {
 			cover=(--cover-letter)
 			say "note: no cover letter text yet: 'git -C build/linux branch --edit-description puds'"
 		fi
-		g format-patch -q "${cover[@]}" --zero-commit --no-signature \
-			--subject-prefix="$subject_prefix" -o "$patches" puds-base..HEAD
+		# The cover letter is signed and dated like the newest commit, so that
+		# exporting an unchanged series rewrites no file.
+		GIT_COMMITTER_NAME=$(g log -1 --format=%an) GIT_COMMITTER_EMAIL=$(g log -1 --format=%ae) \
+			GIT_COMMITTER_DATE=$(g log -1 --format=%aI) \
+			g format-patch -q "${cover[@]}" --zero-commit --no-signature \
+				--subject-prefix="$subject_prefix" -o "$patches" puds-base..HEAD
 	fi
 	sed -i "s/^package_version=.*/package_version=$(cat "$tree/.git/puds-source-version")/" "$patches/BASE"
 	sed -i "s/^upstream_version=.*/upstream_version=$(make -s -C "$tree" kernelversion)/" "$patches/BASE"

@@ -22,7 +22,7 @@ CASES = [
     ("clean boot passes", "puds.only=none", 120, 0, None),
     ("failing test fails the run", "puds.only=none puds.inject=fail", 120, 1, "injected_failure"),
     ("kernel panic fails the run", "puds.only=none puds.inject=panic", 120, 1, "kernel panic"),
-    ("hung guest times out and fails", "puds.only=none puds.inject=hang", 25, 1, "timed out"),
+    ("hung guest times out and fails", "puds.only=none puds.inject=hang", 15, 1, "timed out"),
     ("console WARNING fails the run", "puds.only=none puds.inject=warn", 120, 1, "splat"),
 ]
 
