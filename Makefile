@@ -14,7 +14,7 @@ B := $(TOP)/build
 TREE := $(B)/linux
 KOBJ := $(B)/kbuild
 JOBS ?= $(shell nproc)
-TIMEOUT ?= 1500
+TIMEOUT ?= 600
 
 # ccache keyed relative to the checkout, so that a fresh clone elsewhere
 # (CI) still hits the cache an earlier build filled.
@@ -42,6 +42,7 @@ help:
 	@echo "make reset-kernel-tree  drop build/linux's commits, re-apply kernel-patches/"
 	@echo "make checkpatch         scripts/checkpatch.pl --strict on every patch"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
+	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
 
 deps:
 	@bash scripts/deps.sh
@@ -74,8 +75,9 @@ CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
 	--results $(B)/results/harness.json
 GUEST_TESTS = $(RUN) --timeout $(TIMEOUT) --log $(B)/guest/console.log \
-	--expect-list $(B)/guest-tests/list --results $(B)/results/guest.json \
-	$(if $(ONLY),--append "puds.only=$(ONLY)")
+	--expect-list $(B)/guest-tests/list --allowed-skips selftests/guest-skips \
+	--results $(B)/results/guest.json \
+	--append "$(if $(ONLY),puds.only=$(ONLY)) $(APPEND)"
 
 check: deps
 	@rm -rf $(B)/results; mkdir -p $(B)/results

@@ -160,11 +160,20 @@ def parse_console(text: str) -> Verdict:
 
 
 def judge_run(v: Verdict, qemu_status: int | None, timed_out: bool,
-              timeout: float, expected_programs: list[str] | None) -> Verdict:
-    """Add the whole-run checks (boot, exit path, splats, timeout)."""
+              timeout: float, expected_programs: list[str] | None,
+              allowed_skips: set[str] = frozenset()) -> Verdict:
+    """Add the whole-run checks (boot, exit path, splats, timeout, skips)."""
     def fail(msg):
         v.failed += 1
         v.failures.append(msg)
+
+    # A skipped case is a check that did not run: it fails the run unless it
+    # is listed, with its reason, in selftests/guest-skips.
+    for p in v.programs:
+        allowed = [s for s in p.skips if s in allowed_skips]
+        if p.skipped > len(allowed):
+            names = [s for s in p.skips if s not in allowed_skips] or [p.name]
+            fail(f"{p.skipped - len(allowed)} unexpected skip(s): {', '.join(names)}")
 
     if timed_out:
         fail(f"guest: run timed out after {timeout:.0f} s (hung guest); QEMU killed")
@@ -235,6 +244,7 @@ def main() -> int:
     ap.add_argument("--results", help="write the verdict here as JSON")
     ap.add_argument("--suite", default="guest", help="name in the results")
     ap.add_argument("--expect-list", help="test list: every program in it must run")
+    ap.add_argument("--allowed-skips", help="file of '<program>: <case>  # reason' lines")
     ap.add_argument("--qemu", default="qemu-system-x86_64")
     ap.add_argument("--kvm", action="store_true", help="use KVM (hangs under nested virt here)")
     ap.add_argument("--smp", type=int, default=2)
@@ -262,10 +272,15 @@ def main() -> int:
                 if name and (allowed is None or name[0] in allowed):
                     expected.append(name[0])
 
+    allowed_skips = set()
+    if a.allowed_skips:
+        with open(a.allowed_skips) as f:
+            allowed_skips = {l.split("#", 1)[0].strip() for l in f} - {""}
+
     start = time.monotonic()
     text, status, timed_out = run_qemu(cmd, a.log, a.timeout, a.quiet)
     elapsed = time.monotonic() - start
-    v = judge_run(parse_console(text), status, timed_out, a.timeout, expected)
+    v = judge_run(parse_console(text), status, timed_out, a.timeout, expected, allowed_skips)
 
     print(f"\n== {a.suite}: {v.passed} passed, {v.failed} failed, {v.skipped} skipped "
           f"in {elapsed:.1f} s (QEMU status {status})")

@@ -44,11 +44,22 @@ class Parse(unittest.TestCase):
         self.assertEqual((v.passed, v.failed), (1, 1))
         self.assertIn("af_unix/unix_connect: unix_connect.dgram.test", v.failures)
 
-    def test_skip_is_counted_not_passed(self):
-        text = HARNESS_OK.replace("ok 2 unix_connect.dgram.test", "ok 2 unix_connect.dgram.test # SKIP no x") \
-            .replace("pass:2 fail:0 xfail:0 xpass:0 skip:0", "pass:1 fail:0 xfail:0 xpass:0 skip:1")
-        v = verdict(text)
+    SKIPPED = HARNESS_OK.replace("ok 2 unix_connect.dgram.test", "ok 2 unix_connect.dgram.test # SKIP no x") \
+        .replace("pass:2 fail:0 xfail:0 xpass:0 skip:0", "pass:1 fail:0 xfail:0 xpass:0 skip:1")
+
+    def test_unlisted_skip_fails(self):
+        v = verdict(self.SKIPPED)
+        self.assertEqual((v.passed, v.failed, v.skipped), (1, 1, 1))
+        self.assertIn("1 unexpected skip(s): af_unix/unix_connect: unix_connect.dgram.test", v.failures)
+
+    def test_listed_skip_is_counted_not_passed(self):
+        v = run.judge_run(run.parse_console(self.SKIPPED), 1, False, 60, None,
+                          {"af_unix/unix_connect: unix_connect.dgram.test"})
         self.assertEqual((v.passed, v.failed, v.skipped), (1, 0, 1))
+
+    def test_skip_in_totals_only_fails(self):
+        v = verdict(HARNESS_OK.replace("skip:0", "skip:1"))
+        self.assertFalse(v.ok)
 
     def test_nonzero_exit_without_failing_case_fails(self):
         v = verdict(HARNESS_OK.replace("rc=0", "rc=1"))
@@ -72,7 +83,7 @@ class Parse(unittest.TestCase):
     def test_plain_tap_program(self):
         text = ("PUDS-TEST-BEGIN x/plain timeout=5\nTAP version 13\n1..3\nok 1 a\nnot ok 2 b\n"
                 "ok 3 c # SKIP no ipv6\nPUDS-TEST-END x/plain rc=1\nPUDS-GUEST-DONE tests=1\n")
-        v = verdict(text)
+        v = run.judge_run(run.parse_console(text), 1, False, 60, None, {"x/plain: c"})
         self.assertEqual((v.passed, v.failed, v.skipped), (1, 1, 1))
         self.assertEqual(v.failures, ["x/plain: b"])
 

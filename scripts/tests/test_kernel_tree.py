@@ -120,6 +120,13 @@ class KernelTree(unittest.TestCase):
         self.assertEqual(af.stat().st_mtime, 5, "unchanged af_unix.c was rewritten")
         self.assertNotEqual(gc.stat().st_mtime, 5)
 
+    def test_other_point_release_is_reported_and_build_goes_on(self):
+        base = self.patches / "BASE"
+        base.write_text(base.read_text().replace("package_version=", "package_version=0.0-was-"))
+        r = self.kt("prepare")
+        self.assertIn("note: the series was last tested on linux-source-6.12 0.0-was-", r.stdout)
+        self.assertEqual(self.git("rev-parse", "HEAD"), self.git("rev-parse", "puds-base"))
+
     def test_tree_commits_are_built_not_dropped(self):
         self.kt("prepare")
         self.commit("int a;\nint b;\n", "af_unix: Add b.")
