@@ -204,8 +204,12 @@ def qemu_command(a) -> list[str]:
 
 def run_qemu(cmd, log_path, timeout, quiet) -> tuple[str, int | None, bool]:
     out = []
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+    except OSError as e:
+        print(f"run.py: cannot start {cmd[0]}: {e.strerror}", file=sys.stderr)
+        return "", None, False
     log = open(log_path, "w", encoding="utf-8", errors="replace") if log_path else None
 
     def pump():

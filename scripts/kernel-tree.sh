@@ -101,7 +101,8 @@ restore_mtimes() {
 }
 
 apply_series() {
-	local f n=0
+	local f n=0 old_head
+	old_head=$(g rev-parse -q --verify HEAD || g rev-parse puds-base)
 	remember_mtimes
 	g checkout -q -f -B puds puds-base
 	g config --unset branch.puds.description || true
@@ -115,7 +116,9 @@ apply_series() {
 	while read -r f; do
 		[ -n "$f" ] || continue
 		if ! g am -q --committer-date-is-author-date "$f"; then
-			g am --abort || true
+			# Leave the tree as it was: the next build retries the series.
+			g am --abort >/dev/null 2>&1 || true
+			g checkout -q -f -B puds "$old_head"
 			die "$(basename "$f") does not apply to $(g log -1 --format=%s puds-base). Fix it in the tree and export again."
 		fi
 		n=$((n + 1))
