@@ -28,7 +28,7 @@ INITRD := $(B)/guest/initramfs.cpio
 RUN := python3 qemu/run.py --kernel $(BZIMAGE) --initrd $(INITRD)
 
 .PHONY: all help deps kernel-tree kernel guest-tests initramfs guest check \
-	check-host check-harness check-guest checkpatch eval bench shell \
+	check-host check-harness check-guest checkpatch check-series eval bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
 all: guest
@@ -40,7 +40,8 @@ help:
 	@echo "make kernel             build the patched kernel (build/kbuild/arch/x86/boot/bzImage)"
 	@echo "make export-patches     write build/linux's commits back to kernel-patches/"
 	@echo "make reset-kernel-tree  drop build/linux's commits, re-apply kernel-patches/"
-	@echo "make checkpatch         scripts/checkpatch.pl --strict on every patch"
+	@echo "make checkpatch         scripts/checkpatch.pl --strict on every patch, uapi/ against the series"
+	@echo "make check-series       build every patch of the series on its own (slow)"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
 	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
 
@@ -72,6 +73,7 @@ guest: kernel initramfs
 # non-zero on any failure.
 HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
 CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json kernel-patches
+UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
 	--results $(B)/results/harness.json
 GUEST_TESTS = $(RUN) --timeout $(TIMEOUT) --log $(B)/guest/console.log \
@@ -85,6 +87,7 @@ check: deps
 	$(HOST_TESTS) || rc=1; \
 	if bash scripts/step.sh build $(MAKE) -s guest; then \
 		$(CHECKPATCH) || rc=1; \
+		$(UAPI_CHECK) || rc=1; \
 		$(HARNESS_TESTS) || rc=1; \
 		$(GUEST_TESTS) || rc=1; \
 	else rc=1; fi; \
@@ -98,6 +101,7 @@ check-host:
 checkpatch: kernel-tree
 	@mkdir -p $(B)/results
 	@$(CHECKPATCH)
+	@$(UAPI_CHECK)
 
 check-harness: guest
 	@mkdir -p $(B)/results
@@ -106,6 +110,10 @@ check-harness: guest
 check-guest: guest
 	@mkdir -p $(B)/results
 	@$(GUEST_TESTS)
+
+# Bisectability: build each patch of the series on its own (slow, not part of check).
+check-series: kernel
+	@bash scripts/check-series.sh $(TREE) $(KOBJ)/.config
 
 eval:
 	@echo "make eval: not built yet: the restart comparison is issue 'make eval' (needs the kernel series)." >&2

@@ -3,9 +3,12 @@
 
 Each patch is one test: it passes with 0 errors, 0 warnings and 0 checks.
 The cover letter (0000-cover-letter.patch) carries no diff and is skipped.
+kernel-patches/checkpatch-allow may name, per patch, message types that
+are ignored; each must be justified there and in the cover letter.
 """
 import argparse
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -16,16 +19,26 @@ ap.add_argument("--tree", required=True)
 ap.add_argument("--results")
 ap.add_argument("dir")
 a = ap.parse_args()
-tree = pathlib.Path(a.tree)
+tree = pathlib.Path(a.tree).resolve()
 script = tree / "scripts" / "checkpatch.pl"
 patches = sorted(p for p in pathlib.Path(a.dir).glob("*.patch") if p.name != "0000-cover-letter.patch")
+allow = {}
+allow_file = pathlib.Path(a.dir) / "checkpatch-allow"
+if allow_file.exists():
+    for line in allow_file.read_text().splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2:
+            allow.setdefault(words[0], []).extend(words[1:])
+# checkpatch.pl runs scripts/spdxcheck.py with the system's python3 (python3-ply).
+env = dict(os.environ, PATH="/usr/bin:" + os.environ.get("PATH", ""))
 passed, failures = 0, []
 if patches and not script.exists():
     sys.exit(f"checkpatch: {script} missing: run 'make kernel-tree' first")
 for p in patches:
-    r = subprocess.run(["perl", str(script), "--strict",
+    ignore = ["--ignore", ",".join(allow[p.name])] if p.name in allow else []
+    r = subprocess.run(["perl", str(script), "--strict", "--show-types", *ignore,
                         str(p.resolve())], cwd=tree, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
+                       stderr=subprocess.STDOUT, text=True, env=env)
     m = re.search(r"total: (\d+) errors, (\d+) warnings, (\d+) checks", r.stdout)
     if m and m.groups() == ("0", "0", "0"):
         passed += 1

@@ -66,14 +66,21 @@ unpack() {
 	mkdir -p "$tmp"
 	tar -xf "$tarball" -C "$tmp" --strip-components=1
 	git -C "$tmp" init -q -b puds
-	git -C "$tmp" config user.name "puds build"
-	git -C "$tmp" config user.email "puds@localhost"
+	git -C "$tmp" config user.name "puds developers"
+	git -C "$tmp" config user.email "devel@puds.example.org"
 	git -C "$tmp" config core.looseCompression 1
 	git -C "$tmp" config gc.auto 0
 	ver=$(make -s -C "$tmp" kernelversion)
+	# Debian's .gitignore ignores every top-level path (its packaging repo
+	# holds no source): drop that block, so that new files of the series
+	# can be added as in an upstream tree.
+	if [ -f "$tmp/.gitignore" ]; then
+		sed -i '/^# Debian packaging: ignore everything at the top level/,/^!\/debian\/$/d' "$tmp/.gitignore"
+	fi
 	git -C "$tmp" add -A -f .
 	GIT_AUTHOR_DATE=2024-11-17T00:00:00Z GIT_COMMITTER_DATE=2024-11-17T00:00:00Z \
-		git -C "$tmp" commit -q -m "Linux $ver as shipped by Debian's $pkg $(installed_version)"
+		git -C "$tmp" commit -q -m "Linux $ver as shipped by Debian's $pkg $(installed_version)" \
+		-m "Debian's top-level ignore-everything block is dropped from .gitignore."
 	git -C "$tmp" tag puds-base
 	echo "$(installed_version)" >"$tmp/.git/puds-source-version"
 	mv "$tmp" "$tree"
