@@ -42,6 +42,7 @@ help:
 	@echo "make reset-kernel-tree  drop build/linux's commits, re-apply kernel-patches/"
 	@echo "make checkpatch         scripts/checkpatch.pl --strict on every patch, uapi/ against the series"
 	@echo "make check-series       build every patch of the series on its own (slow)"
+	@echo "make bench              the series' fast-path cost: unpatched vs patched kernel, side by side"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
 	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
 
@@ -119,9 +120,17 @@ eval:
 	@echo "make eval: not built yet: the restart comparison is issue 'make eval' (needs the kernel series)." >&2
 	@exit 1
 
-bench:
-	@echo "make bench: not built yet (comes with userlib)." >&2
-	@exit 1
+# The series' cost for sockets that never set the option: the unpatched
+# base kernel against the patched one, booted alternately (scripts/bench.py).
+BENCH_DIR := $(B)/bench
+bench: guest
+	@bash scripts/base-kernel.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base
+	@mkdir -p $(BENCH_DIR)/tests/bench
+	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/tests/bench/fastpath selftests/bench/fastpath.c
+	@echo "bench/fastpath 600" >$(BENCH_DIR)/tests/list
+	@bash qemu/mkinitramfs.sh $(BENCH_DIR)/initramfs.cpio $(BENCH_DIR)/tests
+	@python3 scripts/bench.py --base $(BENCH_DIR)/base/kbuild/arch/x86/boot/bzImage \
+		--patched $(BZIMAGE) --initrd $(BENCH_DIR)/initramfs.cpio --report $(BENCH_DIR)/report.md
 
 shell: guest
 	@$(RUN) --interactive --append "puds.shell=1"

@@ -19,9 +19,27 @@ list=$out/list.tmp
 : >"$list"
 while read -r dir name timeout; do
 	case $dir in '' | '#'*) continue ;; esac
+	mkdir -p "$out/$name"
+	case $dir in
+	repo:*)
+		# Programs of this repository: one static binary per .c file,
+		# against uapi/ and the patched tree's headers.
+		src=$top/${dir#repo:}
+		progs=
+		for c in "$src"/*.c; do
+			p=$(basename "$c" .c)
+			[ "$out/$name/$p" -nt "$c" ] && [ "$out/$name/$p" -nt "$top/uapi" ] ||
+				gcc -O2 -Wall -Wextra -Werror -static -I"$top/uapi" -isystem "$hdr" \
+					-o "$out/$name/$p" "$c"
+			progs="$progs $p"
+		done
+		for p in $progs; do
+			excluded "$name/$p" || echo "$name/$p $timeout" >>"$list"
+		done
+		continue ;;
+	esac
 	src=$tree/tools/testing/selftests/$dir
 	[ -d "$src" ] || { echo "build-guest-tests: no $src" >&2; exit 1; }
-	mkdir -p "$out/$name"
 	# LDFLAGS from the environment, so that the suite's own "+=" still applies.
 	LDFLAGS=-static make -s -C "$src" OUTPUT="$out/$name" KHDR_INCLUDES="-isystem $hdr" \
 		CC=gcc all >/dev/null

@@ -8,9 +8,14 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 tree=$1 config=$2
 work=$top/build/series-check
-wt=$work/src obj=$work/obj
-mkdir -p "$work" "$obj"
-if [ ! -d "$wt" ]; then
+# Same layout as build/linux + build/kbuild, so that ccache (keyed on paths
+# relative to the object tree) reuses what the main build compiled.
+wt=$work/linux obj=$work/kbuild
+mkdir -p "$work" "$obj" "$work/selftests"
+# A worktree left from an earlier build/linux (made anew since) is stale.
+if ! git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
+	rm -rf "$wt"
+	git -C "$tree" worktree prune
 	git -C "$tree" worktree add -q --detach "$wt" puds-base
 fi
 export CCACHE_BASEDIR=$top

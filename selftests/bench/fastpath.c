@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fastpath: the cost of the AF_UNIX paths the UNIX_DELAY_CLOSE series
+ * touches, for sockets that never set the option.  Run in the guest on the
+ * patched and on the unpatched kernel by `make bench` (scripts/bench.py),
+ * which prints the ratio.  Each line: "BENCH <name> <ns per operation>",
+ * the fastest of REPEAT runs of ITER operations: under emulation the host's
+ * other work only ever adds time, so the minimum is the least noisy.
+ *
+ *   bind_close   socket() + bind(path) + close() + unlink(): bind's success
+ *                path and release (one flag test added)
+ *   bind_inuse   bind() of a path a live socket owns: the EADDRINUSE path
+ *                (one counter read added while nothing is parked)
+ *   pair_close   socketpair(SOCK_DGRAM) + close() x2: release alone
+ *   send_recv    sendto(path) + recv() of 64 bytes: the datagram send path
+ *                (one flag test added)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REPEAT 7
+
+static long iter = 10000;
+
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static socklen_t addr(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
+}
+
+static void die(const char *what)
+{
+	printf("# fastpath: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void bind_close(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = addr(&sun, "bench.sock");
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, len))
+		die("bind");
+	close(fd);
+	unlink("bench.sock");
+}
+
+static int owner = -1;
+
+static void bind_inuse(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = addr(&sun, "owned.sock");
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	if (fd < 0 || !bind(fd, (struct sockaddr *)&sun, len) || errno != EADDRINUSE)
+		die("bind of an owned path");
+	close(fd);
+}
+
+static void pair_close(void)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv))
+		die("socketpair");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static int rx = -1, tx = -1;
+
+static void send_recv(void)
+{
+	struct sockaddr_un sun;
+	socklen_t len = addr(&sun, "rx.sock");
+	char buf[64] = {};
+
+	if (sendto(tx, buf, sizeof(buf), 0, (struct sockaddr *)&sun, len) != sizeof(buf) ||
+	    recv(rx, buf, sizeof(buf), 0) != sizeof(buf))
+		die("send_recv");
+}
+
+static int cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void run(const char *name, void (*op)(void))
+{
+	long long t[REPEAT];
+	int r;
+	long i;
+
+	for (i = 0; i < iter / 10; i++)		/* warm up */
+		op();
+	for (r = 0; r < REPEAT; r++) {
+		long long start = now_ns();
+
+		for (i = 0; i < iter; i++)
+			op();
+		t[r] = (now_ns() - start) / iter;
+	}
+	qsort(t, REPEAT, sizeof(t[0]), cmp);
+	printf("BENCH %s %lld\n", name, t[0]);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un sun;
+
+	if (argc > 1)
+		iter = atol(argv[1]);
+
+	unlink("owned.sock");
+	unlink("rx.sock");
+	owner = socket(AF_UNIX, SOCK_DGRAM, 0);
+	rx = socket(AF_UNIX, SOCK_DGRAM, 0);
+	tx = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (bind(owner, (struct sockaddr *)&sun, addr(&sun, "owned.sock")) ||
+	    bind(rx, (struct sockaddr *)&sun, addr(&sun, "rx.sock")))
+		die("setup");
+
+	run("bind_close", bind_close);
+	run("bind_inuse", bind_inuse);
+	run("pair_close", pair_close);
+	run("send_recv", send_recv);
+	return 0;
+}

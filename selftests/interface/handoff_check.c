@@ -1,0 +1,1022 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * handoff_check - interface test of UNIX_DELAY_CLOSE (listener hand-off).
+ *
+ * Written from the interface specification only:
+ *
+ *   setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(int)) on an
+ *   AF_UNIX SOCK_DGRAM socket bound to a filesystem path keeps its receive
+ *   queue (with the SCM_RIGHTS fds in it) alive for ms after the socket is
+ *   released.  A later bind() of the same path by a SOCK_DGRAM socket of the
+ *   same euid, in the same network namespace, adopts the queue; anyone else
+ *   gets EPERM and the queue stays for the rightful owner.
+ *
+ * Scenarios (TAP version 13 output, one line per check):
+ *
+ *   exit     a child parks a TCP listener and exits normally; clients
+ *            connect while no process holds the listener; the parent adopts
+ *            the queue and accepts them.
+ *   sigkill  the same, the parking child dies by SIGKILL.
+ *   refusal  a child parks a listener; binds by uid 65534 and from another
+ *            network namespace get EPERM; the owner then adopts it.
+ *
+ * Runs as root, in a writable working directory, with loopback up.  The
+ * whole run is bounded by alarm(); every wait uses a poll timeout.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/un_delay_close.h>
+
+#define NUM_CHECKS	16
+
+#define DELAY_MS	30000		/* parked lifetime; <= default max 60000 */
+#define K_CLIENTS	5
+#define MAX_FDS		8		/* room for more fds than expected */
+#define TAG		"handoff-listener-v1"
+#define NOBODY		65534
+
+#define IO_TIMEOUT_MS	5000		/* any single poll() */
+#define CHILD_TIMEOUT_MS 10000		/* waiting for a child to finish */
+#define CHILD_ALARM_S	20		/* a child's own hard limit */
+#define TOTAL_ALARM_S	55		/* the whole program */
+
+#define PATH_EXIT	"handoff_exit.sock"
+#define PATH_KILL	"handoff_sigkill.sock"
+#define REFUSAL_DIR	"handoff_refusal.d"
+#define REFUSAL_NAME	"sock"
+#define PATH_REFUSAL	REFUSAL_DIR "/" REFUSAL_NAME
+
+#define CLIENT_MSG_LEN	8		/* "client-N", N a single digit */
+
+/* ------------------------------------------------------------------ */
+/* TAP reporting                                                       */
+
+static int g_test;
+static int g_fail;
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void report(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void report(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	g_test++;
+	if (!ok)
+		g_fail++;
+	printf("%sok %d - ", ok ? "" : "not ", g_test);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "Bail out! time limit reached\n";
+	ssize_t n;
+
+	(void)sig;
+	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Error text of the last failed helper: names the syscall and errno.  */
+
+static char g_err[256];
+
+static void seterr(const char *call)
+{
+	int e = errno;
+
+	snprintf(g_err, sizeof(g_err), "%s: %s (errno %d)", call, strerror(e), e);
+	errno = e;
+}
+
+static void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void seterrmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g_err, sizeof(g_err), fmt, ap);
+	va_end(ap);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* AF_UNIX helpers                                                     */
+
+static int fill_addr(struct sockaddr_un *addr, socklen_t *len, const char *path)
+{
+	size_t plen = strlen(path);
+
+	if (plen >= sizeof(addr->sun_path)) {
+		errno = ENAMETOOLONG;
+		seterr("socket path");
+		return -1;
+	}
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	memcpy(addr->sun_path, path, plen + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+	return 0;
+}
+
+/* New SOCK_DGRAM socket bound to path; -1 (errno kept) if bind fails. */
+static int unix_dgram_bind(const char *path)
+{
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd, e;
+
+	if (fill_addr(&addr, &len, path))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		seterr("socket(AF_UNIX, SOCK_DGRAM)");
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&addr, len)) {
+		e = errno;
+		snprintf(g_err, sizeof(g_err), "bind(%s): %s (errno %d)",
+			 path, strerror(e), e);
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static int wait_fd(int fd, short events, int timeout_ms, const char *call)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r = poll(&pfd, 1, timeout_ms);
+
+	if (r < 0) {
+		seterr("poll");
+		return -1;
+	}
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		seterrmsg("%s: nothing within %d ms (poll timeout)", call, timeout_ms);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send len bytes of data with nfds fds (SCM_RIGHTS) to the socket at path. */
+static int send_fds(int sock, const char *path, const void *data, size_t len,
+		    const int *fds, int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+	struct sockaddr_un addr;
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+	socklen_t alen;
+	ssize_t n;
+
+	if (nfds < 1 || nfds > MAX_FDS || len < 1) {
+		errno = EINVAL;
+		seterr("send_fds");
+		return -1;
+	}
+	if (fill_addr(&addr, &alen, path))
+		return -1;
+
+	memset(&ctl, 0, sizeof(ctl));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = &addr;
+	msg.msg_namelen = alen;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+
+	cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
+
+	n = sendmsg(sock, &msg, MSG_DONTWAIT);
+	if (n < 0) {
+		seterr("sendmsg(SCM_RIGHTS)");
+		return -1;
+	}
+	if ((size_t)n != len) {
+		seterrmsg("sendmsg(SCM_RIGHTS): sent %zd of %zu bytes", n, len);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Receive one datagram and its SCM_RIGHTS fds (up to MAX_FDS, stored in
+ * fds[], *nfds set).  Returns the data length, or -1 on error, on timeout,
+ * or if the data or control part was truncated (any fds received are then
+ * closed).
+ */
+static ssize_t recv_fds(int sock, char *buf, size_t buflen, int fds[MAX_FDS],
+			int *nfds, int timeout_ms)
+{
+	union {
+		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = buflen };
+	struct msghdr msg;
+	struct cmsghdr *cmsg;
+	ssize_t n;
+	int count = 0, i;
+
+	*nfds = 0;
+	if (wait_fd(sock, POLLIN, timeout_ms, "recvmsg"))
+		return -1;
+
+	memset(&ctl, 0, sizeof(ctl));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.buf;
+	msg.msg_controllen = sizeof(ctl.buf);
+
+	n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		seterr("recvmsg");
+		return -1;
+	}
+
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+		size_t k, j;
+
+		if (cmsg->cmsg_level != SOL_SOCKET ||
+		    cmsg->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (j = 0; j < k; j++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cmsg) + j * sizeof(int), sizeof(fd));
+			if (count < MAX_FDS)
+				fds[count++] = fd;
+			else
+				close(fd);
+		}
+	}
+
+	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
+		seterrmsg("recvmsg: %s%s set (%d fds received)",
+			  msg.msg_flags & MSG_CTRUNC ? "MSG_CTRUNC " : "",
+			  msg.msg_flags & MSG_TRUNC ? "MSG_TRUNC " : "", count);
+		for (i = 0; i < count; i++)
+			close(fds[i]);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	*nfds = count;
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* TCP helpers (127.0.0.1 only)                                        */
+
+static int tcp_listener(int *port)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t len = sizeof(a);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		seterr("socket(AF_INET, SOCK_STREAM)");
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		seterr("bind(127.0.0.1:0)");
+		goto fail;
+	}
+	if (listen(fd, 16)) {
+		seterr("listen");
+		goto fail;
+	}
+	if (getsockname(fd, (struct sockaddr *)&a, &len)) {
+		seterr("getsockname");
+		goto fail;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* Connect to 127.0.0.1:port and send "client-<id>". Returns the fd. */
+static int tcp_client(int port, int id)
+{
+	struct sockaddr_in a = {
+		.sin_family = AF_INET,
+		.sin_port = htons((unsigned short)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	char msg[CLIENT_MSG_LEN + 1];
+	socklen_t len;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		seterr("socket(AF_INET, SOCK_STREAM)");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		if (errno != EINPROGRESS) {
+			seterr("connect");
+			goto fail;
+		}
+		if (wait_fd(fd, POLLOUT, IO_TIMEOUT_MS, "connect"))
+			goto fail;
+		len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)) {
+			seterr("getsockopt(SO_ERROR)");
+			goto fail;
+		}
+		if (err) {
+			errno = err;
+			seterr("connect");
+			goto fail;
+		}
+	}
+	snprintf(msg, sizeof(msg), "client-%d", id % 10);
+	n = send(fd, msg, CLIENT_MSG_LEN, MSG_NOSIGNAL);
+	if (n < 0) {
+		seterr("send");
+		goto fail;
+	}
+	if (n != CLIENT_MSG_LEN) {
+		seterrmsg("send: sent %zd of %d bytes", n, CLIENT_MSG_LEN);
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+static int read_exact(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	int tries;
+
+	for (tries = 0; got < len && tries < 16; tries++) {
+		ssize_t n;
+
+		if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "recv"))
+			return -1;
+		n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			seterr("recv");
+			return -1;
+		}
+		if (n == 0) {
+			seterrmsg("recv: EOF after %zu of %zu bytes", got, len);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	if (got < len) {
+		seterrmsg("recv: only %zu of %zu bytes", got, len);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Accept `count` connections on lfd and read "client-N" from each.
+ * expect is a bit mask of the client ids that must all be seen once.
+ */
+static bool accept_clients(const char *label, int lfd, int count,
+			   unsigned int expect)
+{
+	unsigned int seen = 0;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		char buf[CLIENT_MSG_LEN];
+		unsigned int bit;
+		int c;
+
+		if (wait_fd(lfd, POLLIN, IO_TIMEOUT_MS, "accept")) {
+			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+			return false;
+		}
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (c < 0) {
+			seterr("accept4");
+			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+			return false;
+		}
+		if (read_exact(c, buf, sizeof(buf))) {
+			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+			close(c);
+			return false;
+		}
+		close(c);
+		if (memcmp(buf, "client-", 7) || buf[7] < '0' || buf[7] > '9') {
+			diag("%s: connection %d of %d: unexpected bytes '%.*s'",
+			     label, i + 1, count, (int)sizeof(buf), buf);
+			return false;
+		}
+		bit = 1u << (buf[7] - '0');
+		if (!(expect & bit) || (seen & bit)) {
+			diag("%s: connection %d of %d: unexpected or repeated client '%.*s'",
+			     label, i + 1, count, (int)sizeof(buf), buf);
+			return false;
+		}
+		seen |= bit;
+	}
+	if (seen != expect) {
+		diag("%s: clients seen mask 0x%x, expected 0x%x", label, seen, expect);
+		return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Child processes                                                     */
+
+struct child_report {
+	int ok;			/* child reached its end point */
+	int port;		/* park child: port of the parked listener */
+	int ret;		/* refusal child: bind() return value */
+	int err;		/* refusal child: bind() errno */
+	char what[256];		/* failure text (g_err) */
+};
+
+static void child_send(int wfd, struct child_report *r)
+{
+	ssize_t n = write(wfd, r, sizeof(*r));
+
+	(void)n;
+}
+
+static void __attribute__((noreturn)) child_fail(int wfd, struct child_report *r)
+{
+	r->ok = 0;
+	snprintf(r->what, sizeof(r->what), "%s", g_err);
+	child_send(wfd, r);
+	_exit(1);
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	if (status == -1)
+		snprintf(buf, len, "did not finish in time (killed)");
+	else if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "ended with wait status 0x%x", status);
+}
+
+/* Reap pid within timeout_ms; on timeout kill it and set *status = -1. */
+static void wait_child(pid_t pid, int timeout_ms, int *status)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < timeout_ms / 10; i++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		if (r == pid)
+			return;
+		if (r < 0 && errno != EINTR) {
+			seterr("waitpid");
+			diag("%s", g_err);
+			*status = -1;
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, status, 0);
+	*status = -1;
+}
+
+/*
+ * Fork a child running fn(arg, wfd); fn reports through wfd and never
+ * returns.  Returns true if a full report arrived; *status is the wait
+ * status (-1 if the child had to be killed).
+ */
+static bool run_child(void (*fn)(void *, int), void *arg,
+		      struct child_report *r, int *status)
+{
+	int pfd[2];
+	bool have = false;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	*status = -1;
+	if (pipe2(pfd, O_CLOEXEC)) {
+		seterr("pipe2");
+		diag("%s", g_err);
+		return false;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		seterr("fork");
+		diag("%s", g_err);
+		close(pfd[0]);
+		close(pfd[1]);
+		return false;
+	}
+	if (pid == 0) {
+		signal(SIGALRM, SIG_DFL);
+		alarm(CHILD_ALARM_S);
+		close(pfd[0]);
+		fn(arg, pfd[1]);
+		_exit(2);
+	}
+	close(pfd[1]);
+	if (wait_fd(pfd[0], POLLIN, CHILD_TIMEOUT_MS, "child report") == 0) {
+		ssize_t n = read(pfd[0], r, sizeof(*r));
+
+		if (n == (ssize_t)sizeof(*r)) {
+			r->what[sizeof(r->what) - 1] = '\0';
+			have = true;
+		} else if (n < 0) {
+			seterr("read(child report)");
+		} else {
+			seterrmsg("child ended without a report (read %zd bytes)", n);
+		}
+	}
+	close(pfd[0]);
+	wait_child(pid, CHILD_TIMEOUT_MS, status);
+	return have;
+}
+
+/* --- parking child ------------------------------------------------- */
+
+struct park_args {
+	const char *path;
+	bool chmod_sock;	/* chmod the socket file 0777 after bind */
+	bool sigkill;		/* die by SIGKILL instead of exiting */
+};
+
+static void park_child_main(void *arg, int wfd)
+{
+	const struct park_args *a = arg;
+	struct child_report r;
+	int lfd, u, ms = DELAY_MS, got = -1;
+	socklen_t len = sizeof(got);
+
+	memset(&r, 0, sizeof(r));
+	lfd = tcp_listener(&r.port);
+	if (lfd < 0)
+		child_fail(wfd, &r);
+	u = unix_dgram_bind(a->path);
+	if (u < 0)
+		child_fail(wfd, &r);
+	if (a->chmod_sock && chmod(a->path, 0777)) {
+		seterr("chmod(socket file, 0777)");
+		child_fail(wfd, &r);
+	}
+	if (setsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) {
+		seterr("setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+		child_fail(wfd, &r);
+	}
+	if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
+		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+		child_fail(wfd, &r);
+	}
+	if (len != sizeof(got) || got != ms) {
+		seterrmsg("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected %d",
+			  got, (unsigned int)len, ms);
+		child_fail(wfd, &r);
+	}
+	if (send_fds(u, a->path, TAG, strlen(TAG), &lfd, 1))
+		child_fail(wfd, &r);
+
+	r.ok = 1;
+	child_send(wfd, &r);
+	/* Release the parked socket and the listener by dying/exiting only. */
+	if (a->sigkill) {
+		raise(SIGKILL);
+		_exit(3);
+	}
+	_exit(0);
+}
+
+/* Run a parking child; true if it parked and ended as expected. */
+static bool park_listener(const char *label, const char *path, bool chmod_sock,
+			  bool sigkill, int *port)
+{
+	struct park_args a = { .path = path, .chmod_sock = chmod_sock,
+			       .sigkill = sigkill };
+	struct child_report r;
+	char how[96];
+	bool have, ended_ok;
+	int status;
+
+	have = run_child(park_child_main, &a, &r, &status);
+	if (!have)
+		diag("%s: parking child: %s", label, g_err);
+	else if (!r.ok)
+		diag("%s: parking child: %s", label, r.what);
+
+	if (sigkill)
+		ended_ok = status != -1 && WIFSIGNALED(status) &&
+			   WTERMSIG(status) == SIGKILL;
+	else
+		ended_ok = status != -1 && WIFEXITED(status) &&
+			   WEXITSTATUS(status) == 0;
+	if (!ended_ok) {
+		describe_status(status, how, sizeof(how));
+		diag("%s: parking child %s, expected %s", label, how,
+		     sigkill ? "death by SIGKILL" : "exit status 0");
+	}
+	*port = r.port;
+	return have && r.ok && ended_ok;
+}
+
+/* --- refused binder ------------------------------------------------ */
+
+enum refusal { REFUSE_UID, REFUSE_NETNS };
+
+struct refuse_args {
+	enum refusal mode;
+};
+
+static void refuse_child_main(void *arg, int wfd)
+{
+	const struct refuse_args *a = arg;
+	struct child_report r;
+	const char *path = PATH_REFUSAL;
+	int u;
+
+	memset(&r, 0, sizeof(r));
+	if (a->mode == REFUSE_UID) {
+		/*
+		 * Enter the 0777 directory while still root, so that the path
+		 * lookup as nobody does not depend on the permissions of the
+		 * working directory; "sock" there is the parked path.
+		 */
+		if (chdir(REFUSAL_DIR)) {
+			seterr("chdir(" REFUSAL_DIR ")");
+			child_fail(wfd, &r);
+		}
+		path = REFUSAL_NAME;
+		if (setgroups(0, NULL)) {
+			seterr("setgroups(0)");
+			child_fail(wfd, &r);
+		}
+		if (setgid(NOBODY)) {
+			seterr("setgid(65534)");
+			child_fail(wfd, &r);
+		}
+		if (setuid(NOBODY)) {
+			seterr("setuid(65534)");
+			child_fail(wfd, &r);
+		}
+		if (geteuid() != NOBODY || getegid() != NOBODY) {
+			seterrmsg("euid/egid %u/%u after setuid/setgid(65534)",
+				  (unsigned int)geteuid(), (unsigned int)getegid());
+			child_fail(wfd, &r);
+		}
+	} else {
+		if (unshare(CLONE_NEWNET)) {
+			seterr("unshare(CLONE_NEWNET)");
+			child_fail(wfd, &r);
+		}
+	}
+
+	u = unix_dgram_bind(path);
+	r.ok = 1;
+	r.ret = u < 0 ? -1 : 0;
+	r.err = u < 0 ? errno : 0;
+	if (u < 0 && r.err != EPERM)
+		snprintf(r.what, sizeof(r.what), "%s", g_err);
+	child_send(wfd, &r);
+	_exit(0);
+}
+
+static bool refused_bind(const char *label, const char *who, enum refusal mode)
+{
+	struct refuse_args a = { .mode = mode };
+	struct child_report r;
+	char how[96];
+	int status;
+	bool have, ok = false;
+
+	have = run_child(refuse_child_main, &a, &r, &status);
+	if (!have) {
+		diag("%s: %s child: %s", label, who, g_err);
+	} else if (!r.ok) {
+		diag("%s: %s child setup failed: %s", label, who, r.what);
+	} else if (r.ret == 0) {
+		diag("%s: %s: bind(%s) returned 0, expected EPERM", label, who,
+		     PATH_REFUSAL);
+	} else if (r.err != EPERM) {
+		diag("%s: %s: %s; expected EPERM", label, who, r.what);
+	} else {
+		ok = true;
+	}
+	if (have && (status == -1 || !WIFEXITED(status) ||
+		     WEXITSTATUS(status) != 0)) {
+		describe_status(status, how, sizeof(how));
+		diag("%s: %s child %s", label, who, how);
+		ok = false;
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Successor side                                                      */
+
+/*
+ * Receive the parked datagram on u: exactly one fd, data == TAG, and the
+ * fd is a listening socket.  Returns the listener fd (non-blocking) or -1.
+ */
+static int receive_listener(const char *label, int u)
+{
+	char buf[64];
+	int fds[MAX_FDS], nfds = 0, i, acc = 0, fl;
+	socklen_t len = sizeof(acc);
+	ssize_t n;
+	bool ok = true;
+
+	n = recv_fds(u, buf, sizeof(buf), fds, &nfds, IO_TIMEOUT_MS);
+	if (n < 0) {
+		diag("%s: %s", label, g_err);
+		return -1;
+	}
+	if (nfds != 1) {
+		diag("%s: recvmsg: %d fds received, expected exactly 1", label, nfds);
+		ok = false;
+	}
+	if ((size_t)n != strlen(TAG) || memcmp(buf, TAG, strlen(TAG))) {
+		diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
+		     label, (int)n, buf, n, TAG);
+		ok = false;
+	}
+	if (ok) {
+		if (getsockopt(fds[0], SOL_SOCKET, SO_ACCEPTCONN, &acc, &len)) {
+			seterr("getsockopt(SO_ACCEPTCONN)");
+			diag("%s: received fd: %s", label, g_err);
+			ok = false;
+		} else if (!acc) {
+			diag("%s: received fd is not a listening socket", label);
+			ok = false;
+		}
+	}
+	if (ok) {
+		fl = fcntl(fds[0], F_GETFL);
+		if (fl < 0 || fcntl(fds[0], F_SETFL, fl | O_NONBLOCK)) {
+			seterr("fcntl(O_NONBLOCK)");
+			diag("%s: received fd: %s", label, g_err);
+			ok = false;
+		}
+	}
+	if (!ok) {
+		for (i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -1;
+	}
+	return fds[0];
+}
+
+/* Bind path as the successor; returns the fd or -1 (diagnosed). */
+static int successor_bind(const char *label, const char *path)
+{
+	int u = unix_dgram_bind(path);
+
+	if (u < 0)
+		diag("%s: %s", label, g_err);
+	return u;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scenarios                                                           */
+
+/* Checks 1-5 (exit) and 6-10 (sigkill). */
+static void scenario_handoff(const char *label, const char *path, bool sigkill)
+{
+	int clients[K_CLIENTS];
+	int u = -1, lfd = -1, port = 0, nclients = 0, i, val = -1;
+	socklen_t len = sizeof(val);
+	bool parked, accepted = false, zero = false;
+
+	for (i = 0; i < K_CLIENTS; i++)
+		clients[i] = -1;
+	unlink(path);
+
+	parked = park_listener(label, path, false, sigkill, &port);
+	report(parked,
+	       "%s: child parked a TCP listener at %s (UNIX_DELAY_CLOSE=%d) and %s",
+	       label, path, DELAY_MS,
+	       sigkill ? "was killed by SIGKILL" : "exited normally");
+
+	/* No process holds the listener now: the clients connect. */
+	if (parked) {
+		for (i = 0; i < K_CLIENTS; i++) {
+			clients[i] = tcp_client(port, i);
+			if (clients[i] < 0) {
+				diag("%s: client %d to 127.0.0.1:%d while parked: %s",
+				     label, i, port, g_err);
+				break;
+			}
+			nclients++;
+		}
+	}
+
+	u = successor_bind(label, path);
+	report(u >= 0, "%s: successor bind(%s) returns 0", label, path);
+
+	if (u >= 0)
+		lfd = receive_listener(label, u);
+	else
+		diag("%s: no adopted socket, nothing to receive", label);
+	report(lfd >= 0,
+	       "%s: successor received exactly one fd (a TCP listener) with the data tag",
+	       label);
+
+	if (lfd >= 0 && nclients == K_CLIENTS)
+		accepted = accept_clients(label, lfd, K_CLIENTS,
+					  (1u << K_CLIENTS) - 1);
+	else
+		diag("%s: skipped: %s", label,
+		     lfd < 0 ? "no listener received" :
+			       "not all clients connected while parked");
+	report(accepted,
+	       "%s: adopted listener accepted all %d connections made while parked and read their bytes",
+	       label, K_CLIENTS);
+
+	if (u >= 0) {
+		if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &val, &len)) {
+			seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+			diag("%s: adopter: %s", label, g_err);
+		} else if (len != sizeof(val) || val != 0) {
+			diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected 0",
+			     label, val, (unsigned int)len);
+		} else {
+			zero = true;
+		}
+	} else {
+		diag("%s: skipped: no adopted socket", label);
+	}
+	report(zero, "%s: adopter's UNIX_DELAY_CLOSE is 0 (not inherited)", label);
+
+	for (i = 0; i < K_CLIENTS; i++)
+		close_fd(&clients[i]);
+	close_fd(&lfd);
+	close_fd(&u);
+	unlink(path);
+}
+
+/* Checks 11-16. */
+static void scenario_refusals(void)
+{
+	const char *label = "refusal";
+	int u = -1, lfd = -1, c = -1, port = 0;
+	bool parked, accepted = false;
+	char who[64];
+
+	if (mkdir(REFUSAL_DIR, 0777) && errno != EEXIST) {
+		seterr("mkdir(" REFUSAL_DIR ")");
+		diag("%s: %s", label, g_err);
+	}
+	if (chmod(REFUSAL_DIR, 0777)) {
+		seterr("chmod(" REFUSAL_DIR ", 0777)");
+		diag("%s: %s", label, g_err);
+	}
+	unlink(PATH_REFUSAL);
+
+	parked = park_listener(label, PATH_REFUSAL, true, false, &port);
+	report(parked,
+	       "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
+	       label, PATH_REFUSAL);
+
+	snprintf(who, sizeof(who), "uid/gid %d", NOBODY);
+	report(refused_bind(label, who, REFUSE_UID),
+	       "%s: bind(%s) as uid/gid %d fails with EPERM",
+	       label, PATH_REFUSAL, NOBODY);
+
+	report(refused_bind(label, "new netns", REFUSE_NETNS),
+	       "%s: bind(%s) after unshare(CLONE_NEWNET) fails with EPERM",
+	       label, PATH_REFUSAL);
+
+	u = successor_bind(label, PATH_REFUSAL);
+	report(u >= 0,
+	       "%s: owner (root, same netns) bind(%s) returns 0 after both refusals",
+	       label, PATH_REFUSAL);
+
+	if (u >= 0)
+		lfd = receive_listener(label, u);
+	else
+		diag("%s: no adopted socket, nothing to receive", label);
+	report(lfd >= 0,
+	       "%s: owner received exactly one fd (the TCP listener) with the data tag",
+	       label);
+
+	if (lfd >= 0) {
+		c = tcp_client(port, 9);
+		if (c < 0)
+			diag("%s: new client to 127.0.0.1:%d: %s", label, port, g_err);
+		else
+			accepted = accept_clients(label, lfd, 1, 1u << 9);
+	} else {
+		diag("%s: skipped: no listener received", label);
+	}
+	report(accepted,
+	       "%s: adopted listener accepts a new connection and reads its bytes",
+	       label);
+
+	close_fd(&c);
+	close_fd(&lfd);
+	close_fd(&u);
+	unlink(PATH_REFUSAL);
+	rmdir(REFUSAL_DIR);
+}
+
+int main(void)
+{
+	struct sigaction sa;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(TOTAL_ALARM_S);
+
+	printf("TAP version 13\n");
+	printf("1..%d\n", NUM_CHECKS);
+	if (geteuid() != 0)
+		diag("not running as root (euid %u): the refusal checks need root",
+		     (unsigned int)geteuid());
+
+	scenario_handoff("exit", PATH_EXIT, false);
+	scenario_handoff("sigkill", PATH_KILL, true);
+	scenario_refusals();
+
+	if (g_test != NUM_CHECKS) {
+		diag("internal error: %d checks reported, %d planned",
+		     g_test, NUM_CHECKS);
+		g_fail++;
+	}
+	diag("%d of %d checks failed", g_fail, NUM_CHECKS);
+	return g_fail ? 1 : 0;
+}
