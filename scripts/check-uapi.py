@@ -7,11 +7,12 @@ and uapi/ must define nothing the series does not.  Each definition is one
 test in the results.
 """
 import argparse
-import json
 import pathlib
 import re
 import subprocess
 import sys
+
+import results
 
 DEFINE = re.compile(r"^\+?\s*#define\s+([A-Z][A-Z0-9_]*)\s+(\S+)", re.M)
 
@@ -46,8 +47,5 @@ for name in sorted(set(added) | set(ours)):
                f"uapi: {name} is in uapi/ but the series does not define it")
         failures.append(msg)
         print(f"not ok - {msg}")
-if a.results:
-    with open(a.results, "w") as f:
-        json.dump({"suite": "uapi", "passed": passed, "failed": len(failures),
-                   "skipped": 0, "failures": failures}, f)
+results.write(a.results, "uapi", passed, failures)
 sys.exit(1 if failures else 0)

@@ -7,12 +7,13 @@ kernel-patches/checkpatch-allow may name, per patch, message types that
 are ignored; each must be justified there and in the cover letter.
 """
 import argparse
-import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+
+import results
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--tree", required=True)
@@ -47,8 +48,5 @@ for p in patches:
         failures.append(f"checkpatch: {p.name}: " + (m.group(0) if m else "no verdict"))
         print(f"not ok - checkpatch --strict {p.name}\n{r.stdout}")
 print(f"checkpatch: {passed} clean, {len(failures)} not clean, of {len(patches)} patch(es)")
-if a.results:
-    with open(a.results, "w") as f:
-        json.dump({"suite": "checkpatch", "passed": passed, "failed": len(failures),
-                   "skipped": 0, "failures": failures}, f)
+results.write(a.results, "checkpatch", passed, failures)
 sys.exit(1 if failures else 0)

@@ -3,10 +3,11 @@
 record their counts for scripts/summary.py.  userlib's ctest joins here once
 it exists."""
 import argparse
-import json
 import os
 import sys
 import unittest
+
+import results
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIRS = ["qemu/tests", "scripts/tests"]
@@ -22,9 +23,6 @@ r = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
 failures = [f"host: {t.id()}" for t, _ in r.failures + r.errors]
 skipped = len(r.skipped)
 passed = r.testsRun - len(failures) - skipped
-if a.results:
-    with open(a.results, "w") as f:
-        json.dump({"suite": "host", "passed": passed, "failed": len(failures),
-                   "skipped": skipped, "failures": failures,
-                   "skips": [f"host: {t.id()}: {why}" for t, why in r.skipped]}, f)
+results.write(a.results, "host", passed, failures,
+              [f"host: {t.id()}: {why}" for t, why in r.skipped])
 sys.exit(0 if r.wasSuccessful() and r.testsRun > 0 else 1)

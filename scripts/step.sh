@@ -9,12 +9,7 @@ shift
 rc=$?
 if [ $rc -ne 0 ]; then
 	mkdir -p build/results
-	python3 - "$name" "$rc" "$*" <<'PY'
-import json, sys
-name, rc, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-with open(f"build/results/{name}.json", "w") as f:
-    json.dump({"suite": name, "passed": 0, "failed": 1, "skipped": 0,
-               "failures": [f"{name}: exit status {rc} ({cmd})"]}, f)
-PY
+	python3 "$(dirname "$0")/results.py" "build/results/$name.json" "$name" \
+		"$name: exit status $rc ($*)"
 fi
 exit $rc
