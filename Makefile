@@ -117,7 +117,7 @@ check-series: kernel
 	@bash scripts/check-series.sh $(TREE) $(KOBJ)/.config
 
 eval:
-	@echo "make eval: not built yet: the restart comparison is issue 'make eval' (needs the kernel series)." >&2
+	@echo "make eval: not built yet: the restart comparison (naive, SO_REUSEPORT migration, SCM_RIGHTS takeover, UNIX_DELAY_CLOSE) is its own issue." >&2
 	@exit 1
 
 # The series' cost for sockets that never set the option: the unpatched
