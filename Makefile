@@ -124,7 +124,7 @@ eval:
 # base kernel against the patched one, booted alternately (scripts/bench.py).
 BENCH_DIR := $(B)/bench
 bench: guest
-	@bash scripts/base-kernel.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base
+	@bash scripts/build-at.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base puds-base
 	@mkdir -p $(BENCH_DIR)/tests/bench
 	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/tests/bench/fastpath selftests/bench/fastpath.c
 	@echo "bench/fastpath 600" >$(BENCH_DIR)/tests/list

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build the unpatched base kernel (tag puds-base of build/linux) with the
-# guest config, in a worktree and object tree of its own, for `make bench`.
-#   base-kernel.sh TREE CONFIG OUTDIR
+# Build the kernel of one commit of build/linux with the guest config, in a
+# worktree and object tree of its own, so that build/linux and build/kbuild
+# keep their mtimes.  Used by `make bench` (the unpatched base) and by
+# scripts/check-series.sh (every patch).  Leaves OUTDIR/kbuild/usr/include.
+#   build-at.sh TREE CONFIG OUTDIR COMMIT
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$1 config=$2 out=$3
+tree=$1 config=$2 out=$3 commit=$4
 # Same layout as build/linux + build/kbuild, so that ccache (keyed on paths
 # relative to the object tree) reuses what the main build compiled.
 wt=$out/linux obj=$out/kbuild
@@ -15,11 +17,12 @@ if ! git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
 	git -C "$tree" worktree prune
 	git -C "$tree" worktree add -q --detach "$wt" puds-base
 fi
-git -C "$wt" checkout -q --detach puds-base
+git -C "$wt" checkout -q --detach "$commit"
 cmp -s "$config" "$obj/.config" || cp "$config" "$obj/.config"
 export CCACHE_BASEDIR=$top
-make -s -C "$wt" O="$obj" ARCH=x86_64 CC="ccache gcc" olddefconfig >/dev/null
-make -s -C "$wt" O="$obj" ARCH=x86_64 CC="ccache gcc" \
-	KBUILD_BUILD_TIMESTAMP=2024-11-17 KBUILD_BUILD_USER=puds KBUILD_BUILD_HOST=puds \
-	-j"$(nproc)" bzImage
-echo "base kernel: $obj/arch/x86/boot/bzImage"
+kmake() {
+	make -s -C "$wt" O="$obj" ARCH=x86_64 CC="ccache gcc" \
+		KBUILD_BUILD_TIMESTAMP=2024-11-17 KBUILD_BUILD_USER=puds KBUILD_BUILD_HOST=puds "$@"
+}
+kmake olddefconfig >/dev/null
+kmake -j"$(nproc)" bzImage headers_install

@@ -24,16 +24,11 @@ while read -r dir name timeout; do
 	repo:*)
 		# Programs of this repository: one static binary per .c file,
 		# against uapi/ and the patched tree's headers.
-		src=$top/${dir#repo:}
-		progs=
-		for c in "$src"/*.c; do
+		for c in "$top/${dir#repo:}"/*.c; do
 			p=$(basename "$c" .c)
 			[ "$out/$name/$p" -nt "$c" ] && [ "$out/$name/$p" -nt "$top/uapi" ] ||
 				gcc -O2 -Wall -Wextra -Werror -static -I"$top/uapi" -isystem "$hdr" \
 					-o "$out/$name/$p" "$c"
-			progs="$progs $p"
-		done
-		for p in $progs; do
 			excluded "$name/$p" || echo "$name/$p $timeout" >>"$list"
 		done
 		continue ;;
