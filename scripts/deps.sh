@@ -4,7 +4,7 @@
 # the build stops.  Quiet when everything is there.
 set -euo pipefail
 pkgs=(
-	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache
+	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache rsync
 	linux-source-6.12 busybox-static qemu-system-x86
 )
 missing=()
