@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * restart_check: the short form of make eval's comparison, run by make check.
+ * Asserts outcomes (counts), never times:
+ *
+ *   - SO_REUSEPORT with tcp_migrate_req=1 but no overlap (the old listener
+ *     closes before the new one binds) loses connections at a 500 ms gap;
+ *   - UNIX_DELAY_CLOSE loses none, whether the old server exits or is
+ *     SIGKILLed, and unix_diag shows the parked queue with its one fd.
+ *
+ * TAP output; exit status 0 only if every check passed.
+ */
+#include <stdarg.h>
+
+#include "restart.h"
+
+static int failed, checks;
+
+static void check(bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", ok ? "" : "not ", ++checks);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	failed += !ok;
+}
+
+static void show(const struct rs_cfg *cfg, const struct rs_shared *sh,
+		 const struct rs_result *r)
+{
+	printf("# %s gap=%dms: %d attempted, %d completed, %d refused, %d reset, %d timed out, %d errors; old accepted %d, new %d%s%s\n",
+	       rs_scenario_name[cfg->sc], cfg->gap_ms, r->attempted, r->count[RS_OK],
+	       r->count[RS_REFUSED], r->count[RS_RESET], r->count[RS_TIMEOUT],
+	       r->count[RS_ERROR], sh->old_accepted, sh->new_accepted,
+	       sh->error[0] ? "; error: " : "", sh->error);
+}
+
+int main(void)
+{
+	static const enum rs_scenario puds[] = { RS_PUDS_EXIT, RS_PUDS_KILL };
+	struct rs_cfg cfg = {
+		.gap_ms = 500, .rate = 100, .before_ms = 300, .after_ms = 700,
+		.timeout_ms = 5000, .backlog = 1024, .delay_ms = 10000,
+		.bpf_prog_fd = -1, .bpf_map_fd = -1,
+	};
+	struct rs_shared *sh = rs_shared_new();
+	struct rs_result r;
+	unsigned int i;
+	int lost;
+
+	printf("TAP version 13\n1..8\n");
+	if (!sh) {
+		printf("Bail out! mmap: %s\n", strerror(errno));
+		return 1;
+	}
+
+	cfg.sc = RS_REUSEPORT_GAP;
+	check(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
+	      rs_scenario_name[cfg.sc], sh->error);
+	show(&cfg, sh, &r);
+	lost = r.attempted - r.count[RS_OK];
+	check(r.count[RS_OK] > 0 && lost > 0,
+	      "%s: connections are lost in a %d ms gap (%d of %d)",
+	      rs_scenario_name[cfg.sc], cfg.gap_ms, lost, r.attempted);
+
+	for (i = 0; i < sizeof(puds) / sizeof(puds[0]); i++) {
+		cfg.sc = puds[i];
+		check(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
+		      rs_scenario_name[cfg.sc], sh->error);
+		show(&cfg, sh, &r);
+		check(r.attempted >= 100 && r.count[RS_OK] == r.attempted,
+		      "%s: every connection of a %d ms gap completes (%d of %d)",
+		      rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
+		check(sh->diag_parked == 1 && sh->diag_fds == 1,
+		      "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
+		      rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
+	}
+	printf("# %d of %d checks failed\n", failed, checks);
+	return failed ? 1 : 0;
+}
