@@ -116,9 +116,30 @@ check-guest: guest
 check-series: kernel
 	@bash scripts/check-series.sh $(TREE) $(KOBJ)/.config
 
-eval:
-	@echo "make eval: not built yet: the restart comparison (naive, SO_REUSEPORT migration, SCM_RIGHTS takeover, UNIX_DELAY_CLOSE) is its own issue." >&2
-	@exit 1
+# make eval: every restart scenario at every gap in the booted patched
+# kernel (selftests/eval, selftests/restart), then build/eval/report.md.
+EVAL_DIR := $(B)/eval
+EVAL_APPEND ?=
+EVAL_BPF_CFLAGS := -O2 -g -target bpf -isystem $(KOBJ)/usr/include -I/usr/include/x86_64-linux-gnu
+eval-guest: kernel
+	@bash scripts/deps.sh eval
+	@mkdir -p $(EVAL_DIR)/gen $(EVAL_DIR)/tests/eval
+	@$(MAKE) -s -C $(TREE) O=$(KOBJ) ARCH=x86_64 headers_install >/dev/null
+	@clang $(EVAL_BPF_CFLAGS) -c selftests/eval/reuseport_migrate.bpf.c -o $(EVAL_DIR)/gen/reuseport_migrate.bpf.o
+	@python3 scripts/bin2c.py reuseport_migrate_bpf_o $(EVAL_DIR)/gen/reuseport_migrate.bpf.o \
+		>$(EVAL_DIR)/gen/reuseport_migrate.bpf.h
+	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -isystem $(KOBJ)/usr/include -I $(EVAL_DIR)/gen \
+		-o $(EVAL_DIR)/tests/eval/eval selftests/eval/eval.c -lbpf -lelf -lz -lzstd
+	@echo "eval/eval 3000" >$(EVAL_DIR)/tests/list
+	@bash qemu/mkinitramfs.sh $(EVAL_DIR)/initramfs.cpio $(EVAL_DIR)/tests
+
+eval: deps eval-guest
+	@echo "eval: booting $(BZIMAGE) and running every scenario (progress below; ~3 min)"
+	@$(RUN) --timeout 3000 --log $(EVAL_DIR)/console.log --initrd $(EVAL_DIR)/initramfs.cpio \
+		--expect-list $(EVAL_DIR)/tests/list --results $(EVAL_DIR)/run.json \
+		--append "$(EVAL_APPEND)" --quiet --progress '^# (\[|eval|BPF)'; \
+	rc=$$?; python3 scripts/eval_report.py --console $(EVAL_DIR)/console.log \
+		--tree $(TREE) --kobj $(KOBJ) --out $(EVAL_DIR) || rc=1; exit $$rc
 
 # The series' cost for sockets that never set the option: the unpatched
 # base kernel against the patched one, booted alternately (scripts/bench.py).

@@ -202,7 +202,7 @@ def qemu_command(a) -> list[str]:
             "-kernel", a.kernel, "-initrd", a.initrd, "-append", append]
 
 
-def run_qemu(cmd, log_path, timeout, quiet) -> tuple[str, int | None, bool]:
+def run_qemu(cmd, log_path, timeout, quiet, progress=None) -> tuple[str, int | None, bool]:
     out = []
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -219,7 +219,7 @@ def run_qemu(cmd, log_path, timeout, quiet) -> tuple[str, int | None, bool]:
             if log:
                 log.write(s)
                 log.flush()
-            if not quiet:
+            if not quiet or (progress and progress.search(s)):
                 sys.stdout.write(s)
                 sys.stdout.flush()
 
@@ -254,6 +254,8 @@ def main() -> int:
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--quiet", action="store_true", help="do not echo the console")
+    ap.add_argument("--progress", metavar="REGEX",
+                    help="with --quiet, still echo the console lines that match")
     ap.add_argument("--interactive", action="store_true",
                     help="console on this terminal (Ctrl-A X quits), no verdict")
     a = ap.parse_args()
@@ -282,7 +284,8 @@ def main() -> int:
             allowed_skips = {l.split("#", 1)[0].strip() for l in f} - {""}
 
     start = time.monotonic()
-    text, status, timed_out = run_qemu(cmd, a.log, a.timeout, a.quiet)
+    text, status, timed_out = run_qemu(cmd, a.log, a.timeout, a.quiet,
+                                       re.compile(a.progress) if a.progress else None)
     elapsed = time.monotonic() - start
     v = judge_run(parse_console(text), status, timed_out, a.timeout, expected, allowed_skips)
 

@@ -7,6 +7,8 @@ pkgs=(
 	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache rsync
 	linux-source-6.12 busybox-static qemu-system-x86
 )
+# "deps.sh eval": what make eval adds (the BPF migration scenario, linked statically).
+[ "${1:-}" = eval ] && pkgs+=(clang libbpf-dev zlib1g-dev libzstd-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -10,6 +10,7 @@
  *
  * TAP output; exit status 0 only if every check passed.
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 
 #include "restart.h"
