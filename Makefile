@@ -134,7 +134,7 @@ eval-guest: kernel
 	@bash qemu/mkinitramfs.sh $(EVAL_DIR)/initramfs.cpio $(EVAL_DIR)/tests
 
 eval: deps eval-guest
-	@echo "eval: booting $(BZIMAGE) and running every scenario (progress below; ~3 min)"
+	@echo "eval: booting $(BZIMAGE) and running every scenario (progress below; about a minute under TCG)"
 	@$(RUN) --timeout 3000 --log $(EVAL_DIR)/console.log --initrd $(EVAL_DIR)/initramfs.cpio \
 		--expect-list $(EVAL_DIR)/tests/list --results $(EVAL_DIR)/run.json \
 		--append "$(EVAL_APPEND)" --quiet --progress '^# (\[|eval|BPF)'; \
