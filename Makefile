@@ -147,11 +147,16 @@ BENCH_DIR := $(B)/bench
 bench: guest
 	@bash scripts/build-at.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base puds-base
 	@mkdir -p $(BENCH_DIR)/tests/bench
+	@mkdir -p $(BENCH_DIR)/adopt/bench
 	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/tests/bench/fastpath selftests/bench/fastpath.c
+	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/adopt/bench/adopt selftests/bench/adopt.c
 	@echo "bench/fastpath 600" >$(BENCH_DIR)/tests/list
+	@echo "bench/adopt 900" >$(BENCH_DIR)/adopt/list
 	@bash qemu/mkinitramfs.sh $(BENCH_DIR)/initramfs.cpio $(BENCH_DIR)/tests
+	@bash qemu/mkinitramfs.sh $(BENCH_DIR)/adopt.cpio $(BENCH_DIR)/adopt
 	@python3 scripts/bench.py --base $(BENCH_DIR)/base/kbuild/arch/x86/boot/bzImage \
-		--patched $(BZIMAGE) --initrd $(BENCH_DIR)/initramfs.cpio --report $(BENCH_DIR)/report.md
+		--patched $(BZIMAGE) --initrd $(BENCH_DIR)/initramfs.cpio \
+		--adopt-initrd $(BENCH_DIR)/adopt.cpio --report $(BENCH_DIR)/report.md
 
 shell: guest
 	@$(RUN) --interactive --append "puds.shell=1"

@@ -14,6 +14,9 @@
  *   pair_close   socketpair(SOCK_DGRAM) + close() x2: release alone
  *   send_recv    sendto(path) + recv() of 64 bytes: the datagram send path
  *                (one flag test added)
+ *   dgram_pingpong, stream_pingpong
+ *                64 bytes there and back over a socketpair of the type:
+ *                what a request/response over AF_UNIX pays
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,6 +103,29 @@ static void send_recv(void)
 		die("send_recv");
 }
 
+static int dg[2] = { -1, -1 }, st[2] = { -1, -1 };
+
+static void pingpong(const int *sv)
+{
+	char buf[64] = {};
+
+	if (send(sv[0], buf, sizeof(buf), 0) != sizeof(buf) ||
+	    recv(sv[1], buf, sizeof(buf), MSG_WAITALL) != sizeof(buf) ||
+	    send(sv[1], buf, sizeof(buf), 0) != sizeof(buf) ||
+	    recv(sv[0], buf, sizeof(buf), MSG_WAITALL) != sizeof(buf))
+		die("pingpong");
+}
+
+static void dgram_pingpong(void)
+{
+	pingpong(dg);
+}
+
+static void stream_pingpong(void)
+{
+	pingpong(st);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -140,12 +166,15 @@ int main(int argc, char **argv)
 	rx = socket(AF_UNIX, SOCK_DGRAM, 0);
 	tx = socket(AF_UNIX, SOCK_DGRAM, 0);
 	if (bind(owner, (struct sockaddr *)&sun, addr(&sun, "owned.sock")) ||
-	    bind(rx, (struct sockaddr *)&sun, addr(&sun, "rx.sock")))
+	    bind(rx, (struct sockaddr *)&sun, addr(&sun, "rx.sock")) ||
+	    socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) || socketpair(AF_UNIX, SOCK_STREAM, 0, st))
 		die("setup");
 
 	run("bind_close", bind_close);
 	run("bind_inuse", bind_inuse);
 	run("pair_close", pair_close);
 	run("send_recv", send_recv);
+	run("dgram_pingpong", dgram_pingpong);
+	run("stream_pingpong", stream_pingpong);
 	return 0;
 }
