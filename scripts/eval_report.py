@@ -209,6 +209,14 @@ def cross_checks(runs):
     return out
 
 
+def config_hash(kobj):
+    import hashlib
+    try:
+        return hashlib.sha256(open(os.path.join(kobj, ".config"), "rb").read()).hexdigest()[:16]
+    except OSError:
+        return "?"
+
+
 def git(tree, *args):
     try:
         return subprocess.run(["git", "-C", tree, *args], stdout=subprocess.PIPE,
@@ -259,7 +267,8 @@ def main():
           f"- Kernel: Linux {release}, Debian's linux-source-6.12 with the series "
           f"(`{git(a.tree, 'rev-parse', '--short', 'HEAD')}`, "
           f"{git(a.tree, 'rev-list', '--count', 'puds-base..HEAD')} patches on tag `puds-base`), "
-          f"config: tinyconfig + `qemu/guest.config`; QEMU TCG (no KVM), 2 vCPUs, 1 GiB.",
+          f"config: tinyconfig + `qemu/guest.config` (`{os.path.relpath(os.path.join(a.kobj, '.config'))}`, "
+          f"sha256 `{config_hash(a.kobj)}`); QEMU TCG (no KVM), 2 vCPUs, 1 GiB.",
           f"- Guest command line: `{cmdline.group(1).strip() if cmdline else '?'}`",
           f"- Load: {p['rate']} connections/s on 127.0.0.1:8080 from one client process, "
           f"{p['before_ms']} ms before the restart, the gap, {p['after_ms']} ms after it; "
