@@ -142,7 +142,7 @@ eval: deps eval-guest
 		--tree $(TREE) --kobj $(KOBJ) --out $(EVAL_DIR) || rc=1; exit $$rc
 
 # The series' cost for sockets that never set the option: the unpatched
-# base kernel against the patched one, booted alternately (scripts/bench.py).
+# base kernel against the patched one, in instructions (scripts/bench.py).
 BENCH_DIR := $(B)/bench
 bench: guest
 	@bash scripts/build-at.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base puds-base
