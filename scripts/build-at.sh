@@ -6,7 +6,9 @@
 #   build-at.sh TREE CONFIG OUTDIR COMMIT
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$1 config=$2 out=$3 commit=$4
+tree=$1 config=$2 commit=$4
+# Absolute: git -C runs the worktree commands from inside TREE.
+out=$(mkdir -p "$3" && cd "$3" && pwd)
 # Same layout as build/linux + build/kbuild, so that ccache (keyed on paths
 # relative to the object tree) reuses what the main build compiled.
 wt=$out/linux obj=$out/kbuild
