@@ -28,7 +28,7 @@ INITRD := $(B)/guest/initramfs.cpio
 RUN := python3 qemu/run.py --kernel $(BZIMAGE) --initrd $(INITRD)
 
 .PHONY: all help deps kernel-tree kernel guest-tests initramfs guest check \
-	check-host check-harness check-guest checkpatch check-series eval bench shell \
+	check-host check-userlib fuzz check-harness check-guest checkpatch check-series eval eval-guest bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
 all: guest
@@ -73,6 +73,7 @@ guest: kernel initramfs
 # not fatal, so that the closing line is always printed.  Exit status is
 # non-zero on any failure.
 HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
+USERLIB_TESTS = python3 scripts/userlib-tests.py --results $(B)/results/userlib.json
 CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json kernel-patches
 UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
@@ -86,6 +87,7 @@ check: deps
 	@rm -rf $(B)/results; mkdir -p $(B)/results
 	@rc=0; \
 	$(HOST_TESTS) || rc=1; \
+	$(USERLIB_TESTS) || rc=1; \
 	if bash scripts/step.sh build $(MAKE) -s guest; then \
 		$(CHECKPATCH) || rc=1; \
 		$(UAPI_CHECK) || rc=1; \
@@ -98,6 +100,15 @@ check: deps
 check-host:
 	@mkdir -p $(B)/results
 	@$(HOST_TESTS)
+	@$(USERLIB_TESTS)
+
+# userlib alone (host, no kernel feature needed); make fuzz: a longer fuzz run.
+check-userlib: deps
+	@mkdir -p $(B)/results
+	@$(USERLIB_TESTS)
+
+fuzz: deps
+	@python3 scripts/userlib-tests.py --fuzz-seconds $(or $(FUZZ_SECONDS),600)
 
 checkpatch: kernel-tree
 	@mkdir -p $(B)/results

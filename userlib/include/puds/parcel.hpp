@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// A parcel: what a server hands to its next incarnation.  Named fds (names
+// as in $LISTEN_FDNAMES: listeners, established connections, anything)
+// plus an opaque state blob, in a versioned, length-checked wire format
+// that spans as many datagrams as the fds and the bytes need.
+//
+// Wire format, version 1.  A parcel is 1..n datagrams; each starts with a
+// 40-byte header, all integers little-endian:
+//
+//   0  magic "PUDS"          16  seq (0..count-1)     32  nfds in this datagram
+//   4  u16 version (1)       20  count of datagrams   36  payload bytes
+//   6  u16 header bytes (40) 24  nfds of the parcel   40  payload ...
+//   8  u64 parcel id         28  index of the first fd of this datagram
+//
+// The payloads, joined in seq order, are: u32 number of names (= nfds of
+// the parcel), each name as u16 length + bytes, then u32 state length +
+// state bytes, and nothing after.  The fds ride as SCM_RIGHTS, at most
+// kMaxFdsPerMessage per datagram, in parcel order.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "puds/error.hpp"
+#include "puds/fd.hpp"
+#include "puds/scm.hpp"
+
+namespace puds {
+
+inline constexpr std::uint16_t kParcelVersion = 1;
+inline constexpr std::size_t kParcelHeaderSize = 40;
+inline constexpr std::size_t kMaxNameLength = 255;		// as systemd's FDNAME_MAX
+inline constexpr std::size_t kMaxPayloadPerMessage = 32 * 1024;
+inline constexpr std::size_t kMaxStateSize = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxParcelFds = 65536;
+
+struct NamedFd {
+	std::string name;
+	Fd fd;
+};
+
+struct Parcel {
+	std::vector<NamedFd> fds;
+	std::vector<std::byte> state;
+};
+
+// A name as $LISTEN_FDNAMES allows it: 1 to 255 printable ASCII
+// characters, no ':'.
+Status check_name(std::string_view name);
+
+// One datagram of an encoded parcel; the fds are borrowed from the parcel.
+struct Datagram {
+	std::vector<std::byte> data;
+	std::vector<int> fds;
+};
+
+// Encode @p as the datagrams that carry it.
+Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id);
+
+// Check @msgs as the datagrams of one parcel and build it, taking their fds.
+// Any malformed input is an error that says what was wrong; every fd of
+// @msgs is then closed with them, none leaks.
+Result<Parcel> decode_parcel(std::vector<Message> msgs);
+
+// Send @p to the datagram socket at @dest (or the connected peer).
+Status send_parcel(int sock, const Parcel &p, const std::string &dest = {});
+
+// Receive the datagrams of one parcel from @sock and decode it.  @flags as
+// for recvmsg (MSG_DONTWAIT applies to the first datagram only: the rest of
+// a parcel is always queued with it).
+Result<Parcel> recv_parcel(int sock, int flags = 0);
+
+} // namespace puds

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "puds/parcel.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+namespace puds {
+
+namespace {
+
+struct Header {
+	std::uint64_t id;
+	std::uint32_t seq, count, nfds_total, fd_index, nfds, payload_len;
+};
+
+void put16(std::vector<std::byte> &b, std::uint16_t v)
+{
+	for (int i = 0; i < 2; i++)
+		b.push_back(std::byte(v >> (8 * i)));
+}
+
+void put32(std::vector<std::byte> &b, std::uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		b.push_back(std::byte(v >> (8 * i)));
+}
+
+void put64(std::vector<std::byte> &b, std::uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b.push_back(std::byte(v >> (8 * i)));
+}
+
+std::uint64_t get(std::span<const std::byte> b, std::size_t off, int bytes)
+{
+	std::uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v |= std::uint64_t(b[off + i]) << (8 * i);
+	return v;
+}
+
+// Reads the joined payload, never past its end.
+class Reader {
+public:
+	explicit Reader(std::span<const std::byte> b) : b_(b) {}
+
+	bool take(std::size_t n, std::span<const std::byte> &out)
+	{
+		if (b_.size() - pos_ < n)
+			return false;
+		out = b_.subspan(pos_, n);
+		pos_ += n;
+		return true;
+	}
+
+	bool u16(std::uint16_t &v)
+	{
+		std::span<const std::byte> s;
+
+		if (!take(2, s))
+			return false;
+		v = static_cast<std::uint16_t>(get(s, 0, 2));
+		return true;
+	}
+
+	bool u32(std::uint32_t &v)
+	{
+		std::span<const std::byte> s;
+
+		if (!take(4, s))
+			return false;
+		v = static_cast<std::uint32_t>(get(s, 0, 4));
+		return true;
+	}
+
+	std::size_t left() const { return b_.size() - pos_; }
+
+private:
+	std::span<const std::byte> b_;
+	std::size_t pos_ = 0;
+};
+
+Error malformed(const std::string &what)
+{
+	return Error::invalid("malformed parcel: " + what, std::errc::bad_message);
+}
+
+Result<Header> parse_header(std::span<const std::byte> d, std::size_t nfds_attached)
+{
+	if (d.size() < kParcelHeaderSize)
+		return malformed("a datagram of " + std::to_string(d.size()) +
+				 " bytes, shorter than the " +
+				 std::to_string(kParcelHeaderSize) + "-byte header");
+	if (std::memcmp(d.data(), "PUDS", 4))
+		return malformed("no PUDS magic: not a parcel");
+	auto version = get(d, 4, 2), hlen = get(d, 6, 2);
+	if (version != kParcelVersion)
+		return Error::invalid("parcel of wire version " + std::to_string(version) +
+				      ", this library reads version " +
+				      std::to_string(kParcelVersion),
+				      std::errc::protocol_not_supported);
+	if (hlen != kParcelHeaderSize)
+		return malformed("header of " + std::to_string(hlen) + " bytes");
+	Header h{get(d, 8, 8),
+		 static_cast<std::uint32_t>(get(d, 16, 4)),
+		 static_cast<std::uint32_t>(get(d, 20, 4)),
+		 static_cast<std::uint32_t>(get(d, 24, 4)),
+		 static_cast<std::uint32_t>(get(d, 28, 4)),
+		 static_cast<std::uint32_t>(get(d, 32, 4)),
+		 static_cast<std::uint32_t>(get(d, 36, 4))};
+	if (h.payload_len != d.size() - kParcelHeaderSize)
+		return malformed("payload length " + std::to_string(h.payload_len) +
+				 " in a datagram carrying " +
+				 std::to_string(d.size() - kParcelHeaderSize));
+	if (h.nfds != nfds_attached)
+		return malformed("header says " + std::to_string(h.nfds) + " fds, " +
+				 std::to_string(nfds_attached) + " came with it");
+	if (h.count == 0 || h.seq >= h.count)
+		return malformed("datagram " + std::to_string(h.seq) + " of " +
+				 std::to_string(h.count));
+	if (h.nfds_total > kMaxParcelFds)
+		return malformed(std::to_string(h.nfds_total) + " fds, at most " +
+				 std::to_string(kMaxParcelFds));
+	return h;
+}
+
+} // namespace
+
+Status check_name(std::string_view name)
+{
+	if (name.empty() || name.size() > kMaxNameLength)
+		return Error::invalid("fd name \"" + std::string(name.substr(0, 64)) +
+				      "\": 1 to " + std::to_string(kMaxNameLength) +
+				      " characters");
+	for (char c : name)
+		if (c < 0x20 || c > 0x7e || c == ':')
+			return Error::invalid("fd name \"" + std::string(name) +
+					      "\": printable ASCII without ':' only");
+	return Ok{};
+}
+
+Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
+{
+	if (p.fds.size() > kMaxParcelFds)
+		return Error::invalid(std::to_string(p.fds.size()) + " fds in a parcel, at most " +
+				      std::to_string(kMaxParcelFds));
+	if (p.state.size() > kMaxStateSize)
+		return Error::invalid("state of " + std::to_string(p.state.size()) +
+				      " bytes, at most " + std::to_string(kMaxStateSize));
+
+	std::vector<std::byte> payload;
+	put32(payload, static_cast<std::uint32_t>(p.fds.size()));
+	for (const auto &nf : p.fds) {
+		if (auto st = check_name(nf.name); !st)
+			return st.error();
+		if (!nf.fd)
+			return Error::invalid("fd \"" + nf.name + "\" is not open",
+					      std::errc::bad_file_descriptor);
+		put16(payload, static_cast<std::uint16_t>(nf.name.size()));
+		for (char c : nf.name)
+			payload.push_back(std::byte(c));
+	}
+	put32(payload, static_cast<std::uint32_t>(p.state.size()));
+	payload.insert(payload.end(), p.state.begin(), p.state.end());
+
+	std::size_t by_fds = (p.fds.size() + kMaxFdsPerMessage - 1) / kMaxFdsPerMessage;
+	std::size_t by_bytes = (payload.size() + kMaxPayloadPerMessage - 1) / kMaxPayloadPerMessage;
+	std::size_t count = std::max<std::size_t>({1, by_fds, by_bytes});
+
+	std::vector<Datagram> out(count);
+	std::size_t fd_pos = 0, byte_pos = 0;
+	for (std::size_t seq = 0; seq < count; seq++) {
+		std::size_t nfds = std::min(kMaxFdsPerMessage, p.fds.size() - fd_pos);
+		std::size_t nbytes = std::min(kMaxPayloadPerMessage, payload.size() - byte_pos);
+		auto &d = out[seq].data;
+
+		d.insert(d.end(), {std::byte('P'), std::byte('U'), std::byte('D'), std::byte('S')});
+		put16(d, kParcelVersion);
+		put16(d, kParcelHeaderSize);
+		put64(d, id);
+		put32(d, static_cast<std::uint32_t>(seq));
+		put32(d, static_cast<std::uint32_t>(count));
+		put32(d, static_cast<std::uint32_t>(p.fds.size()));
+		put32(d, static_cast<std::uint32_t>(fd_pos));
+		put32(d, static_cast<std::uint32_t>(nfds));
+		put32(d, static_cast<std::uint32_t>(nbytes));
+		d.insert(d.end(), payload.begin() + byte_pos, payload.begin() + byte_pos + nbytes);
+		for (std::size_t i = 0; i < nfds; i++)
+			out[seq].fds.push_back(p.fds[fd_pos + i].fd.get());
+		fd_pos += nfds;
+		byte_pos += nbytes;
+	}
+	return out;
+}
+
+Result<Parcel> decode_parcel(std::vector<Message> msgs)
+{
+	if (msgs.empty())
+		return malformed("no datagram");
+
+	std::vector<Fd> fds;
+	std::vector<std::byte> payload;
+	Header first{};
+	for (std::size_t i = 0; i < msgs.size(); i++) {
+		auto h = parse_header(msgs[i].data, msgs[i].fds.size());
+		if (!h)
+			return std::move(h).error();
+		if (i == 0)
+			first = *h;
+		if (h->id != first.id || h->count != first.count ||
+		    h->nfds_total != first.nfds_total)
+			return malformed("datagram " + std::to_string(i) +
+					 " belongs to another parcel");
+		if (h->seq != i)
+			return malformed("datagram " + std::to_string(h->seq) + " where " +
+					 std::to_string(i) + " was due");
+		if (h->fd_index != fds.size() || fds.size() + h->nfds > first.nfds_total)
+			return malformed("fds " + std::to_string(h->fd_index) + ".." +
+					 std::to_string(h->fd_index + h->nfds) +
+					 " out of order or beyond the parcel's " +
+					 std::to_string(first.nfds_total));
+		for (auto &fd : msgs[i].fds)
+			fds.push_back(std::move(fd));
+		payload.insert(payload.end(), msgs[i].data.begin() + kParcelHeaderSize,
+			       msgs[i].data.end());
+	}
+	if (msgs.size() != first.count)
+		return malformed(std::to_string(msgs.size()) + " datagrams of " +
+				 std::to_string(first.count));
+	if (fds.size() != first.nfds_total)
+		return malformed(std::to_string(fds.size()) + " fds of " +
+				 std::to_string(first.nfds_total));
+
+	Reader r(payload);
+	std::uint32_t nnames, state_len;
+	if (!r.u32(nnames) || nnames != first.nfds_total)
+		return malformed("names table does not match the " +
+				 std::to_string(first.nfds_total) + " fds");
+	Parcel p;
+	p.fds.reserve(nnames);
+	for (std::uint32_t i = 0; i < nnames; i++) {
+		std::uint16_t len;
+		std::span<const std::byte> s;
+
+		if (!r.u16(len) || !r.take(len, s))
+			return malformed("name " + std::to_string(i) + " runs past the payload");
+		std::string name(reinterpret_cast<const char *>(s.data()), s.size());
+		if (auto st = check_name(name); !st)
+			return malformed(st.error().message);
+		p.fds.push_back({std::move(name), std::move(fds[i])});
+	}
+	std::span<const std::byte> state;
+	if (!r.u32(state_len) || state_len > kMaxStateSize || !r.take(state_len, state))
+		return malformed("state length does not match the payload");
+	if (r.left())
+		return malformed(std::to_string(r.left()) + " bytes after the state");
+	p.state.assign(state.begin(), state.end());
+	return p;
+}
+
+Status send_parcel(int sock, const Parcel &p, const std::string &dest)
+{
+	static std::mt19937_64 rng{std::random_device{}()};
+	auto dgrams = encode_parcel(p, rng());
+
+	if (!dgrams)
+		return std::move(dgrams).error();
+	for (const auto &d : *dgrams)
+		if (auto st = send_message(sock, d.data, d.fds, dest); !st)
+			return st;
+	return Ok{};
+}
+
+Result<Parcel> recv_parcel(int sock, int flags)
+{
+	RecvOptions opt;
+	opt.max_bytes = kParcelHeaderSize + kMaxPayloadPerMessage;
+	opt.flags = flags;
+
+	std::vector<Message> msgs;
+	auto m = recv_message(sock, opt);
+	if (!m)
+		return std::move(m).error();
+	auto h = parse_header(m->data, m->fds.size());
+	if (!h)
+		return std::move(h).error();
+	std::uint32_t count = h->count;
+	msgs.push_back(std::move(m).value());
+
+	// The rest follows at once: a sender writes a parcel in one go.
+	opt.flags = flags | MSG_DONTWAIT;
+	for (std::uint32_t i = 1; i < count; i++) {
+		auto next = recv_message(sock, opt);
+		if (!next && next.error().code == std::errc::resource_unavailable_try_again) {
+			pollfd pfd{sock, POLLIN, 0};
+
+			if (::poll(&pfd, 1, 1000) == 1)
+				next = recv_message(sock, opt);
+		}
+		if (!next)
+			return malformed("datagram " + std::to_string(i) + " of " +
+					 std::to_string(count) + " missing: " +
+					 next.error().message);
+		msgs.push_back(std::move(next).value());
+	}
+	return decode_parcel(std::move(msgs));
+}
+
+} // namespace puds
