@@ -21,6 +21,20 @@ while read -r dir name timeout; do
 	case $dir in '' | '#'*) continue ;; esac
 	mkdir -p "$out/$name"
 	case $dir in
+	cmake:*)
+		# A CMake project of this repository: its guest test programs
+		# (tests/guest/<name>.cpp, each a static target of that name).
+		proj=$top/${dir#cmake:}
+		bdir=$top/build/${dir#cmake:}-guest
+		cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF \
+			-DCMAKE_BUILD_TYPE=Release >/dev/null
+		for c in "$proj"/tests/guest/*.cpp; do
+			p=$(basename "$c" .cpp)
+			cmake --build "$bdir" -j"$(nproc)" --target "$p" >/dev/null
+			cp "$bdir/$p" "$out/$name/$p"
+			excluded "$name/$p" || echo "$name/$p $timeout" >>"$list"
+		done
+		continue ;;
 	repo:*)
 		# Programs of this repository: one static binary per .c file,
 		# against uapi/ and the patched tree's headers.

@@ -2,7 +2,6 @@
 #include "puds/kernel.hpp"
 
 #include <sys/socket.h>
-#include <linux/un.h>
 #include <linux/un_delay_close.h>
 
 #include <string>

@@ -263,7 +263,7 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 	return p;
 }
 
-Status send_parcel(int sock, const Parcel &p, const std::string &dest)
+Result<std::size_t> send_parcel(int sock, const Parcel &p, const std::string &dest)
 {
 	static std::mt19937_64 rng{std::random_device{}()};
 	auto dgrams = encode_parcel(p, rng());
@@ -272,8 +272,8 @@ Status send_parcel(int sock, const Parcel &p, const std::string &dest)
 		return std::move(dgrams).error();
 	for (const auto &d : *dgrams)
 		if (auto st = send_message(sock, d.data, d.fds, dest); !st)
-			return st;
-	return Ok{};
+			return std::move(st).error();
+	return dgrams->size();
 }
 
 Result<Parcel> recv_parcel(int sock, int flags)

@@ -44,7 +44,10 @@ public:
 	T &&value() && { return std::get<0>(std::move(v_)); }
 	const T &value() const & { return std::get<0>(v_); }
 	T *operator->() { return &std::get<0>(v_); }
+	const T *operator->() const { return &std::get<0>(v_); }
 	T &operator*() & { return std::get<0>(v_); }
+	const T &operator*() const & { return std::get<0>(v_); }
+	T &&operator*() && { return std::get<0>(std::move(v_)); }
 
 	const Error &error() const & { return std::get<1>(v_); }
 	Error &&error() && { return std::get<1>(std::move(v_)); }

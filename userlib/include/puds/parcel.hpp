@@ -66,8 +66,9 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id);
 // @msgs is then closed with them, none leaks.
 Result<Parcel> decode_parcel(std::vector<Message> msgs);
 
-// Send @p to the datagram socket at @dest (or the connected peer).
-Status send_parcel(int sock, const Parcel &p, const std::string &dest = {});
+// Send @p to the datagram socket at @dest (or the connected peer); the
+// number of datagrams it took.
+Result<std::size_t> send_parcel(int sock, const Parcel &p, const std::string &dest = {});
 
 // Receive the datagrams of one parcel from @sock and decode it.  @flags as
 // for recvmsg (MSG_DONTWAIT applies to the first datagram only: the rest of

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Handoff over a rendezvous: a SOCK_DGRAM socket bound to a path, with
+// UNIX_DELAY_CLOSE set, whose own receive queue holds the parcel for the
+// next incarnation.  No process holds the fds between two incarnations,
+// and a crash at any moment loses nothing:
+//
+//   open()     binds the path: adopts a parked queue if one is there, and
+//              sets UNIX_DELAY_CLOSE at once, so that a crash from then on
+//              parks the queue again, unread;
+//   reclaim()  reads the parcel with MSG_PEEK (SO_PEEK_OFF): the datagrams
+//              stay queued, the caller gets copies of the fds;
+//
+// The path is made mode 0600 when created, so that nobody else can queue a
+// parcel to it (any writer of a datagram socket's file can send to it).
+//   park()     sends the new parcel to the queue, then drops the old one:
+//              a crash in between leaves both, and the next reclaim() takes
+//              the newest complete parcel.
+//
+//   auto rv = puds::Rendezvous::open("/run/srv/handoff", 10000);
+//   auto parcel = rv->reclaim();           // empty on the first start
+//   ... take or create the listeners, serve ...
+//   rv->park(parcel_with_my_listeners);    // at start-up: crash-safe from here
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "puds/error.hpp"
+#include "puds/fd.hpp"
+#include "puds/parcel.hpp"
+
+namespace puds {
+
+class Rendezvous {
+public:
+	// Bind @path, creating it, adopting a parked queue, or cleaning up a
+	// stale socket file.  Never touches a path whose owner is alive
+	// (EADDRINUSE: "another process owns ...") nor a parked queue this
+	// process may not take (EPERM).  Sets UNIX_DELAY_CLOSE to @delay_ms;
+	// fails with operation_not_supported on a kernel without it.
+	static Result<Rendezvous> open(const std::string &path, int delay_ms);
+
+	const std::string &path() const { return path_; }
+	int fd() const { return sock_.get(); }
+	// Did open() adopt a parked queue (rather than create the path)?
+	bool adopted() const { return adopted_; }
+
+	// The newest complete parcel in the queue, an empty one if there is
+	// none.  The queue is left as it is.
+	Result<Parcel> reclaim();
+
+	// Queue @p for the next incarnation, then drop what was queued before.
+	Status park(const Parcel &p);
+
+	// Drop the fd named @name from @p (an established connection whose
+	// peer must see it close: a parked copy would keep it open) and park
+	// @p again.  Not found: not an error, @p is parked unchanged.
+	Status forget(Parcel &p, std::string_view name);
+
+	// Change UNIX_DELAY_CLOSE (0: a clean shutdown, nothing to hand over).
+	Status set_delay(int delay_ms);
+
+private:
+	Rendezvous(std::string path, Fd sock, bool adopted)
+		: path_(std::move(path)), sock_(std::move(sock)), adopted_(adopted) {}
+
+	std::string path_;
+	Fd sock_;
+	bool adopted_ = false;
+	std::size_t queued_ = 0;	// datagrams queued by the previous owner or park()
+};
+
+} // namespace puds

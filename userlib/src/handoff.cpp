@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "puds/handoff.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <linux/un_delay_close.h>
+
+#include <cstring>
+
+#include "puds/kernel.hpp"
+
+namespace puds {
+
+namespace {
+
+Result<sockaddr_un> unix_address(const std::string &path, socklen_t &len)
+{
+	sockaddr_un sun{};
+
+	if (path.empty() || path.size() >= sizeof(sun.sun_path))
+		return Error::invalid("rendezvous path \"" + path + "\": 1 to " +
+				      std::to_string(sizeof(sun.sun_path) - 1) + " bytes",
+				      std::errc::filename_too_long);
+	sun.sun_family = AF_UNIX;
+	std::memcpy(sun.sun_path, path.data(), path.size());
+	len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+	return sun;
+}
+
+// Is a live socket bound at @path?  ECONNREFUSED: no (stale, or being
+// parked this very moment); 0: yes.
+int probe(const sockaddr_un &sun, socklen_t len)
+{
+	Fd s = Fd::adopt(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+
+	if (!s)
+		return errno;
+	return ::connect(s.get(), reinterpret_cast<const sockaddr *>(&sun), len) ? errno : 0;
+}
+
+Status set_delay_close(int sock, int ms, const std::string &path)
+{
+	if (::setsockopt(sock, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)))
+		return Error::from_errno("setsockopt(" + path + ", SOL_UNIX, UNIX_DELAY_CLOSE, " +
+					 std::to_string(ms) + ")");
+	return Ok{};
+}
+
+std::uint64_t header_u64(const Message &m, std::size_t off)
+{
+	std::uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v |= std::uint64_t(m.data[off + i]) << (8 * i);
+	return v;
+}
+
+std::uint32_t header_u32(const Message &m, std::size_t off)
+{
+	return static_cast<std::uint32_t>(header_u64(m, off) & 0xffffffff);
+}
+
+} // namespace
+
+Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
+{
+	if (auto st = check_kernel_feature(); !st)
+		return std::move(st).error();
+
+	socklen_t len = 0;
+	auto sun = unix_address(path, len);
+	if (!sun)
+		return std::move(sun).error();
+	const auto *sa = reinterpret_cast<const sockaddr *>(&*sun);
+
+	Fd sock = Fd::adopt(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	if (!sock)
+		return Error::from_errno("socket(AF_UNIX, SOCK_DGRAM)");
+
+	struct stat st;
+	bool existed = ::lstat(path.c_str(), &st) == 0;
+	bool unlinked = false;
+
+	for (;;) {
+		if (::bind(sock.get(), sa, len) == 0)
+			break;
+		int err = errno;
+
+		if (err == EPERM)
+			return Error::invalid(
+				path + " holds a parked queue that this process may not adopt "
+				"(another user, another network namespace, or not a datagram "
+				"socket): left alone, never unlink it",
+				std::errc::operation_not_permitted);
+		if (err != EADDRINUSE || unlinked)
+			return Error::from_errno("bind(" + path + ")", err);
+
+		int p = probe(*sun, len);
+		if (p == 0 || p == EPROTOTYPE)
+			return Error::invalid(
+				"another process owns " + path + " (it answers connect()): not "
+				"touching it; is the previous incarnation still running?",
+				std::errc::address_in_use);
+		if (p != ECONNREFUSED)
+			return Error::from_errno("connect(" + path + ")", p);
+
+		// No live socket.  A queue being parked right now is found by
+		// binding once more; a stale file is not.
+		if (::bind(sock.get(), sa, len) == 0)
+			break;
+		if (errno != EADDRINUSE)
+			continue;	// EPERM and the rest, reported above
+		if (::lstat(path.c_str(), &st) || !S_ISSOCK(st.st_mode))
+			return Error::invalid(path + " exists and is not a socket: not touching it",
+					      std::errc::file_exists);
+		if (::unlink(path.c_str()) && errno != ENOENT)
+			return Error::from_errno("unlink(" + path + ")");
+		unlinked = true;
+		existed = false;
+	}
+
+	if (!existed && ::chmod(path.c_str(), 0600))
+		return Error::from_errno("chmod(" + path + ", 0600)");
+
+	// From here on a crash parks the queue again, unread.
+	if (auto s = set_delay_close(sock.get(), delay_ms, path); !s)
+		return std::move(s).error();
+
+	Rendezvous rv(path, std::move(sock), existed);
+	return rv;
+}
+
+Status Rendezvous::set_delay(int delay_ms)
+{
+	return set_delay_close(sock_.get(), delay_ms, path_);
+}
+
+Result<Parcel> Rendezvous::reclaim()
+{
+	int off = 0;
+
+	if (::setsockopt(sock_.get(), SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)))
+		return Error::from_errno("setsockopt(" + path_ + ", SO_PEEK_OFF)");
+
+	RecvOptions opt;
+	opt.max_bytes = kParcelHeaderSize + kMaxPayloadPerMessage;
+	opt.flags = MSG_PEEK | MSG_DONTWAIT;
+	std::vector<Message> all;
+	for (;;) {
+		auto m = recv_message(sock_.get(), opt);
+		if (!m) {
+			if (m.error().code == std::errc::resource_unavailable_try_again)
+				break;
+			off = -1;
+			::setsockopt(sock_.get(), SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+			return std::move(m).error();
+		}
+		all.push_back(std::move(m).value());
+	}
+	off = -1;
+	::setsockopt(sock_.get(), SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+	queued_ = all.size();
+
+	// The newest complete parcel: a crash during park() can leave an older
+	// one before it, or a partial one after it.
+	std::size_t best = all.size(), best_count = 0;
+	for (std::size_t i = 0; i < all.size();) {
+		const Message &m = all[i];
+		if (m.data.size() < kParcelHeaderSize || std::memcmp(m.data.data(), "PUDS", 4) ||
+		    header_u32(m, 16) != 0) {
+			i++;
+			continue;
+		}
+		std::uint64_t id = header_u64(m, 8);
+		std::uint32_t count = header_u32(m, 20), k = 1;
+		while (k < count && i + k < all.size() && all[i + k].data.size() >= kParcelHeaderSize &&
+		       header_u64(all[i + k], 8) == id && header_u32(all[i + k], 16) == k)
+			k++;
+		if (k == count && count) {
+			best = i;
+			best_count = count;
+		}
+		i += k;
+	}
+	if (best == all.size())
+		return Parcel{};
+	std::vector<Message> msgs(std::make_move_iterator(all.begin() + best),
+				  std::make_move_iterator(all.begin() + best + best_count));
+	return decode_parcel(std::move(msgs));
+}
+
+Status Rendezvous::park(const Parcel &p)
+{
+	auto before = queued_;
+
+	auto sent = send_parcel(sock_.get(), p, path_);
+	if (!sent)
+		return std::move(sent).error();
+
+	// The new parcel is queued: only now drop the old datagrams.
+	RecvOptions opt;
+	opt.max_bytes = kParcelHeaderSize + kMaxPayloadPerMessage;
+	opt.flags = MSG_DONTWAIT;
+	for (std::size_t i = 0; i < before; i++) {
+		auto m = recv_message(sock_.get(), opt);
+		if (!m)
+			return Error::invalid("dropping the previous parcel from " + path_ + ": " +
+					      m.error().message, std::errc::io_error);
+	}
+	queued_ = *sent;
+	return Ok{};
+}
+
+Status Rendezvous::forget(Parcel &p, std::string_view name)
+{
+	std::erase_if(p.fds, [&](const NamedFd &nf) { return nf.name == name; });
+	return park(p);
+}
+
+} // namespace puds
