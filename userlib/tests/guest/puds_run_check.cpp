@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// `puds run` on the patched kernel (guest, make check): an unmodified
+// socket-activated server (it only knows sd_listen_fds' protocol) run under
+// puds is SIGKILLed and started again after a gap, and every connection a
+// client attempted during the gap completes.  One multi-call binary: "puds"
+// runs the command, "serve" is the server, no argument runs the test (TAP).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "puds_main.hpp"
+
+namespace {
+
+constexpr int kPort = 18080;
+int failed_checks, checks;
+
+void check(bool ok, const char *what)
+{
+	std::printf("%sok %d - %s\n", ok ? "" : "not ", ++checks, what);
+	failed_checks += !ok;
+}
+
+// The server: sd_listen_fds(3) semantics, nothing else.
+int serve(const char *ready)
+{
+	const char *pid = std::getenv("LISTEN_PID"), *n = std::getenv("LISTEN_FDS");
+	const char *names = std::getenv("LISTEN_FDNAMES");
+	if (!pid || std::atoi(pid) != getpid() || !n || std::atoi(n) != 1)
+		return 10;
+	int acc = 0;
+	socklen_t len = sizeof(acc);
+	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) || !acc ||
+	    (fcntl(3, F_GETFD) & FD_CLOEXEC))
+		return 11;
+	std::FILE *f = std::fopen(ready, "w");
+	std::fprintf(f, "%d %s", getpid(), names ? names : "");
+	std::fclose(f);
+	for (;;) {
+		int c = accept(3, nullptr, nullptr);
+		char req[16];
+		if (c < 0)
+			continue;
+		if (read(c, req, sizeof(req)) > 0)
+			(void)!write(c, "OK\n", 3);
+		close(c);
+	}
+}
+
+std::string dir;
+
+pid_t start_server(const char *self)
+{
+	std::string ready = dir + "/ready";
+	unlink(ready.c_str());
+	pid_t pid = fork();
+	if (!pid) {
+		std::string park = dir + "/rendezvous", listen = "http=127.0.0.1:" + std::to_string(kPort);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);	// the server's output is not TAP
+		execl(self, self, "puds", "run", "--park", park.c_str(), "--listen", listen.c_str(),
+		      "--", self, "serve", ready.c_str(), (char *)nullptr);
+		_exit(127);
+	}
+	for (int i = 0; i < 5000; i++) {
+		struct stat st;
+		if (!stat(ready.c_str(), &st) && st.st_size > 0)
+			return pid;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return -1;
+		usleep(2000);
+	}
+	return -1;
+}
+
+int client(bool wait_reply)
+{
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(kPort);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)) || write(fd, "GET\n", 4) != 4) {
+		close(fd);
+		return -1;
+	}
+	if (wait_reply) {
+		char buf[8] = {};
+		pollfd p{fd, POLLIN, 0};
+		bool ok = poll(&p, 1, 5000) == 1 && read(fd, buf, sizeof(buf)) > 0 && !strncmp(buf, "OK", 2);
+		close(fd);
+		return ok ? 0 : -1;
+	}
+	return fd;
+}
+
+bool replied(int fd)
+{
+	char buf[8] = {};
+	pollfd p{fd, POLLIN, 0};
+	bool ok = poll(&p, 1, 10000) == 1 && read(fd, buf, sizeof(buf)) > 0 && !strncmp(buf, "OK", 2);
+	close(fd);
+	return ok;
+}
+
+void lo_up()
+{
+	ifreq ifr{};
+	std::strcpy(ifr.ifr_name, "lo");
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ioctl(fd, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	ioctl(fd, SIOCSIFFLAGS, &ifr);
+	close(fd);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !std::strcmp(argv[1], "puds"))
+		return puds::puds_main(argc - 1, argv + 1);
+	if (argc > 2 && !std::strcmp(argv[1], "serve"))
+		return serve(argv[2]);
+
+	char tmpl[] = "/tmp/puds-run.XXXXXX";
+	std::setvbuf(stdout, nullptr, _IOLBF, 0);
+	std::printf("TAP version 13\n1..8\n");
+	if (unshare(CLONE_NEWNET)) {
+		std::printf("Bail out! unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
+		return 1;
+	}
+	lo_up();
+	signal(SIGPIPE, SIG_IGN);
+	dir = mkdtemp(tmpl);
+	const char *self = "/proc/self/exe";
+	char exe[4096] = {};
+	if (readlink(self, exe, sizeof(exe) - 1) > 0)
+		self = exe;
+
+	pid_t pid = start_server(self);
+	check(pid > 0, "puds run starts the server with its listener as fd 3 (sd_listen_fds)");
+	int ok = 0;
+	for (int i = 0; i < 5; i++)
+		ok += client(true) == 0;
+	check(ok == 5, "the server answers");
+
+	// A second puds run on the same rendezvous: the live server's path is not touched.
+	std::string park = dir + "/rendezvous";
+	pid_t second = fork();
+	if (!second) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execl(self, self, "puds", "run", "--park", park.c_str(), "--listen",
+		      ("http=127.0.0.1:" + std::to_string(kPort)).c_str(), "--", "/bin/true",
+		      (char *)nullptr);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(second, &status, 0);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 1 && client(true) == 0,
+	      "a second puds run refuses the live server's rendezvous, which keeps serving");
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	check(WIFSIGNALED(status), "the server is SIGKILLed");
+
+	// The gap: nobody runs, the clients connect and wait.
+	std::vector<int> gap;
+	for (int i = 0; i < 20; i++) {
+		int fd = client(false);
+		if (fd >= 0)
+			gap.push_back(fd);
+		usleep(5000);
+	}
+	check(gap.size() == 20, "20 clients connect while no server runs");
+
+	pid = start_server(self);
+	std::FILE *f = std::fopen((dir + "/ready").c_str(), "r");
+	char names[64] = {};
+	int spid = 0;
+	if (f) {
+		(void)!std::fscanf(f, "%d %63s", &spid, names);
+		std::fclose(f);
+	}
+	check(pid > 0 && spid == pid && !std::strcmp(names, "http"),
+	      "puds run again: same pid as puds, LISTEN_FDNAMES=http");
+	ok = 0;
+	for (int fd : gap)
+		ok += replied(fd);
+	std::printf("# %d of %zu connections of the gap completed\n", ok, gap.size());
+	check(ok == 20, "every connection attempted during the gap completes");
+	check(client(true) == 0, "and new ones too");
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return failed_checks ? 1 : 0;
+}
