@@ -168,6 +168,7 @@ bench: guest
 	@python3 scripts/bench.py --base $(BENCH_DIR)/base/kbuild/arch/x86/boot/bzImage \
 		--patched $(BZIMAGE) --initrd $(BENCH_DIR)/initramfs.cpio \
 		--adopt-initrd $(BENCH_DIR)/adopt.cpio --report $(BENCH_DIR)/report.md
+	@python3 scripts/userlib-bench.py
 
 shell: guest
 	@$(RUN) --interactive --append "puds.shell=1"
