@@ -47,6 +47,19 @@ list=$out.list
 		d=$(dirname "$prog")
 		[ "$d" = . ] || echo "dir /tests/bin/$d 755 0 0"
 		echo "file /tests/bin/$prog $testdir/$prog 755 0 0"
+		# A dynamically linked program brings its shared libraries and
+		# the loader, at the paths it looks them up by.
+		if file -L "$testdir/$prog" | grep -q 'dynamically linked'; then
+			ldd "$testdir/$prog" | grep -o '/[^ ]*' | while read -r lib; do
+				dirs= p=$(dirname "$lib")
+				while [ "$p" != / ]; do
+					dirs="$p $dirs"
+					p=$(dirname "$p")
+				done
+				for p in $dirs; do echo "dir $p 755 0 0"; done
+				echo "file $lib $(readlink -f "$lib") 755 0 0"
+			done
+		fi
 	done <"$testdir/list"
 } | awk '!seen[$0]++' >"$list"
 

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "puds/diag.hpp"
 #include "puds/handoff.hpp"
 #include "puds/kernel.hpp"
 #include "puds/listener.hpp"
@@ -29,6 +30,7 @@ namespace {
 const char kUsage[] =
 	"usage: puds run --park PATH --listen NAME=ADDR [--listen ...] [--delay MS]\n"
 	"                [--nginx] -- SERVER [ARGS...]\n"
+	"       puds status\n"
 	"       puds check\n"
 	"       puds --help\n";
 
@@ -56,6 +58,11 @@ const char kHelp[] =
 	"  queue's owner while the server runs); a server that closes every fd it\n"
 	"  does not know at start-up loses the handoff: puds says so on the next\n"
 	"  start.\n"
+	"\n"
+	"puds status\n"
+	"  Lists, from the kernel (sock_diag), the sockets of this network\n"
+	"  namespace that will park their queue (armed: a server running under\n"
+	"  puds) and the queues parked now: path, time left, datagrams, fds, uid.\n"
 	"\n"
 	"puds check\n"
 	"  Says whether this kernel can park fds (UNIX_DELAY_CLOSE).\n";
@@ -240,6 +247,21 @@ int puds_main(int argc, char **argv)
 	}
 	if (cmd == "run")
 		return cmd_run(argc, argv);
+	if (cmd == "status") {
+		auto list = list_delay_close();
+		if (!list)
+			return fail(list.error().message, hint_for(list.error()));
+		std::printf("%-9s %10s %8s %5s %6s %10s  %s\n", "STATE", "LEFT_MS", "QUEUED",
+			    "FDS", "UID", "INODE", "PATH");
+		for (const auto &e : *list)
+			std::printf("%-9s %10s %8u %5u %6u %10u  %s\n", e.state_name(),
+				    e.state == DelayCloseEntry::State::armed
+					    ? "-" : std::to_string(e.remaining_ms).c_str(),
+				    e.queued, e.fds, e.uid, e.ino, e.path.c_str());
+		if (list->empty())
+			std::puts("(no socket with UNIX_DELAY_CLOSE, nothing parked)");
+		return 0;
+	}
 	std::fprintf(stderr, "%s", kUsage);
 	return 2;
 }

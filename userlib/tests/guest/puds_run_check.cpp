@@ -110,6 +110,40 @@ int client(bool wait_reply)
 	return fd;
 }
 
+// `puds status`, as an operator would read it.
+std::string puds_status(const char *self)
+{
+	std::string out = dir + "/status";
+	pid_t pid = fork();
+	if (!pid) {
+		int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		execl(self, self, "puds", "status", (char *)nullptr);
+		_exit(127);
+	}
+	waitpid(pid, nullptr, 0);
+	std::string text;
+	if (std::FILE *f = std::fopen(out.c_str(), "r")) {
+		char line[512];
+		while (std::fgets(line, sizeof(line), f))
+			text += line;
+		std::fclose(f);
+	}
+	return text;
+}
+
+bool has_line(const std::string &text, const char *state, const std::string &path)
+{
+	std::size_t pos = 0;
+	while ((pos = text.find(state, pos)) != std::string::npos) {
+		std::size_t end = text.find('\n', pos);
+		if (text.substr(pos, end - pos).find(path) != std::string::npos)
+			return true;
+		pos = end;
+	}
+	return false;
+}
+
 bool replied(int fd)
 {
 	char buf[8] = {};
@@ -141,7 +175,7 @@ int main(int argc, char **argv)
 
 	char tmpl[] = "/tmp/puds-run.XXXXXX";
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::printf("TAP version 13\n1..8\n");
+	std::printf("TAP version 13\n1..10\n");
 	if (unshare(CLONE_NEWNET)) {
 		std::printf("Bail out! unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
 		return 1;
@@ -177,9 +211,19 @@ int main(int argc, char **argv)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 1 && client(true) == 0,
 	      "a second puds run refuses the live server's rendezvous, which keeps serving");
 
+	std::string st = puds_status(self);
+	check(has_line(st, "armed", park), "puds status shows the running server's rendezvous armed");
+
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	check(WIFSIGNALED(status), "the server is SIGKILLed");
+	st = puds_status(self);
+	unsigned queued = 0, nfds = 0;
+	std::size_t at = st.find("\nparked");
+	if (at != std::string::npos)
+		std::sscanf(st.c_str() + at + 1, "%*s %*s %u %u", &queued, &nfds);
+	check(has_line(st, "parked", park) && queued == 1 && nfds == 1,
+	      "puds status shows the parked queue, 1 datagram with 1 fd");
 
 	// The gap: nobody runs, the clients connect and wait.
 	std::vector<int> gap;
