@@ -42,25 +42,34 @@ list=$out.list
 	echo "file /etc/passwd $out.passwd 644 0 0"
 	echo "file /etc/group $out.group 644 0 0"
 	echo "file /tests/list $testdir/list 644 0 0"
-	while read -r prog _; do
-		case $prog in '' | '#'*) continue ;; esac
-		d=$(dirname "$prog")
-		[ "$d" = . ] || echo "dir /tests/bin/$d 755 0 0"
-		echo "file /tests/bin/$prog $testdir/$prog 755 0 0"
+	# "file" with its parent directories first, as gen_init_cpio wants them.
+	put() {
+		local dirs= p
+		p=$(dirname "$1")
+		while [ "$p" != / ]; do
+			dirs="$p $dirs"
+			p=$(dirname "$p")
+		done
+		for p in $dirs; do echo "dir $p 755 0 0"; done
+		echo "file $1 $2 755 0 0"
 		# A dynamically linked program brings its shared libraries and
-		# the loader, at the paths it looks them up by.
-		if file -L "$testdir/$prog" | grep -q 'dynamically linked'; then
-			ldd "$testdir/$prog" | grep -o '/[^ ]*' | while read -r lib; do
-				dirs= p=$(dirname "$lib")
-				while [ "$p" != / ]; do
-					dirs="$p $dirs"
-					p=$(dirname "$p")
-				done
-				for p in $dirs; do echo "dir $p 755 0 0"; done
-				echo "file $lib $(readlink -f "$lib") 755 0 0"
+		# the loader (ldd lists them all), at the paths it looks them up by.
+		if [ -z "${3:-}" ] && file -L "$2" | grep -q 'dynamically linked'; then
+			ldd "$2" | grep -o '/[^ ]*' | while read -r lib; do
+				put "$lib" "$(readlink -f "$lib")" lib
 			done
 		fi
+	}
+	while read -r prog _; do
+		case $prog in '' | '#'*) continue ;; esac
+		put "/tests/bin/$prog" "$testdir/$prog"
 	done <"$testdir/list"
+	# Other files the programs need: "<guest path> <path here>" lines.
+	if [ -f "$testdir/extra" ]; then
+		while read -r g h; do
+			[ -n "$g" ] && put "$g" "$h"
+		done <"$testdir/extra"
+	fi
 } | awk '!seen[$0]++' >"$list"
 
 "$tools/gen_init_cpio" "$list" >"$out.tmp"

@@ -17,6 +17,7 @@ excluded() { grep -qE "^$1([[:space:]]|\$)" "$top/selftests/guest-excluded"; }
 
 list=$out/list.tmp
 : >"$list"
+: >"$out/extra.tmp"
 while read -r dir name timeout; do
 	case $dir in '' | '#'*) continue ;; esac
 	mkdir -p "$out/$name"
@@ -28,6 +29,8 @@ while read -r dir name timeout; do
 		bdir=$top/build/${dir#cmake:}-guest
 		cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF \
 			-DCMAKE_BUILD_TYPE=Release >/dev/null
+		[ -x "$proj/tests/guest/extra.sh" ] &&
+			"$proj/tests/guest/extra.sh" "$bdir" >>"$out/extra.tmp"
 		for c in "$proj"/tests/guest/*.cpp; do
 			p=$(basename "$c" .cpp)
 			cmake --build "$bdir" -j"$(nproc)" --target "$p" >/dev/null
@@ -64,4 +67,6 @@ while read -r dir name timeout; do
 	done
 done <"$top/selftests/guest-suites"
 cmp -s "$list" "$out/list" || mv "$list" "$out/list"
+cmp -s "$out/extra.tmp" "$out/extra" || mv "$out/extra.tmp" "$out/extra"
+rm -f "$out/extra.tmp"
 rm -f "$list"
