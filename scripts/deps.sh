@@ -7,7 +7,7 @@ pkgs=(
 	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache rsync
 	linux-source-6.12 busybox-static qemu-system-x86
 	cmake pkg-config catch2 libmnl-dev clang libclang-rt-14-dev libbenchmark-dev
-	libpcre2-8-0 libnettle8 libxxhash0
+	libpcre2-8-0 libnettle8 libxxhash0 libcrypt1 libssl3 zlib1g
 )
 # "deps.sh eval": what make eval adds (the BPF migration scenario, linked statically).
 [ "${1:-}" = eval ] && pkgs+=(clang libbpf-dev zlib1g-dev libzstd-dev)

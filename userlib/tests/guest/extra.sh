@@ -3,14 +3,17 @@
 # "<path in the guest> <path here>" for qemu/mkinitramfs.sh (which also
 # brings the shared libraries of what is dynamically linked).
 #   extra.sh WORKDIR
-# lighttpd comes from Debian's own package, unpacked, not installed: the
-# server puds runs in the guest is the unmodified distribution binary.
+# The servers come from Debian's own packages, unpacked, not installed:
+# what puds runs in the guest are the unmodified distribution binaries.
 set -euo pipefail
 work=$1
 deb=$work/debs
 mkdir -p "$deb"
-if [ ! -x "$deb/root/usr/sbin/lighttpd" ]; then
-	(cd "$deb" && apt-get download -qq lighttpd 2>/dev/null)
-	dpkg-deb -x "$deb"/lighttpd_*.deb "$deb/root"
-fi
-echo "/opt/lighttpd/lighttpd $deb/root/usr/sbin/lighttpd"
+for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx; do
+	name=${pkg%%:*} bin=${pkg#*:}
+	if [ ! -x "$deb/$name/$bin" ]; then
+		(cd "$deb" && apt-get download -qq "$name" 2>/dev/null)
+		dpkg-deb -x "$deb/${name}"_*.deb "$deb/$name"
+	fi
+	echo "/opt/$name/$name $deb/$name/$bin"
+done

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Unmodified servers from Debian's packages under `puds run` (guest, make
+// check), each SIGKILLed while clients keep sending HTTP requests, then
+// started again by `puds run`: every request of the gap must be answered.
+//   - lighttpd 1.4.69: takes its listener from LISTEN_FDS with
+//     server.systemd-socket-activation = "enable", run with -D;
+//   - nginx 1.22.1: `puds run --nginx` sets NGINX="3;", nginx's own way of
+//     inheriting listeners; run with daemon off.  Its master (the process
+//     puds execs) forks a worker, so a crash is modelled as systemd's
+//     KillMode=control-group does it: SIGKILL to the whole process group.
+//     (With master_process off, nginx 1.22.1 crashes on inherited sockets.)
+// The binaries are Debian's, unpacked into the initramfs at /opt
+// (tests/guest/extra.sh).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "puds_main.hpp"
+
+namespace {
+
+struct Server {
+	const char *name;
+	const char *binary;
+	int port;
+	bool nginx;
+	// The config file for @dir (document root @dir/www), and the argv tail.
+	std::string (*config)(const std::string &dir, int port);
+	std::vector<std::string> (*args)(const std::string &dir);
+};
+
+std::string lighttpd_conf(const std::string &dir, int port)
+{
+	return "server.document-root = \"" + dir + "/www\"\n"
+	       "server.bind = \"127.0.0.1\"\n"
+	       "server.port = " + std::to_string(port) + "\n"
+	       "server.systemd-socket-activation = \"enable\"\n"
+	       "server.errorlog = \"" + dir + "/error.log\"\n"
+	       "server.modules = ()\n"
+	       "index-file.names = ( \"index.html\" )\n";
+}
+
+std::vector<std::string> lighttpd_args(const std::string &dir)
+{
+	return {"-D", "-f", dir + "/server.conf"};
+}
+
+std::string nginx_conf(const std::string &dir, int port)
+{
+	return "daemon off;\n"
+	       "error_log " + dir + "/error.log;\npid " + dir + "/nginx.pid;\n"
+	       "events { worker_connections 64; }\n"
+	       "http {\n access_log off;\n"
+	       " client_body_temp_path " + dir + "/t1; proxy_temp_path " + dir + "/t2;\n"
+	       " fastcgi_temp_path " + dir + "/t3; uwsgi_temp_path " + dir + "/t4;\n"
+	       " scgi_temp_path " + dir + "/t5;\n"
+	       " server { listen 127.0.0.1:" + std::to_string(port) + "; root " + dir + "/www; }\n}\n";
+}
+
+std::vector<std::string> nginx_args(const std::string &dir)
+{
+	return {"-p", dir, "-c", dir + "/server.conf", "-e", dir + "/error.log"};
+}
+
+const Server kServers[] = {
+	{"lighttpd", "/opt/lighttpd/lighttpd", 8081, false, lighttpd_conf, lighttpd_args},
+	{"nginx", "/opt/nginx/nginx", 8082, true, nginx_conf, nginx_args},
+};
+
+int kPort;
+int failed_checks, checks;
+std::string dir;
+
+void check(bool ok, const char *what)
+{
+	std::printf("%sok %d - %s\n", ok ? "" : "not ", ++checks, what);
+	failed_checks += !ok;
+}
+
+int request()
+{
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(kPort);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	const char req[] = "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n";
+	if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)) ||
+	    write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+// A "200 OK" with the page, within 10 s.
+bool answered(int fd)
+{
+	std::string got;
+	char buf[512];
+	pollfd p{fd, POLLIN, 0};
+	while (poll(&p, 1, 10000) == 1) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		got.append(buf, n);
+	}
+	close(fd);
+	return got.find(" 200 OK") != std::string::npos && got.find("parked by puds") != std::string::npos;
+}
+
+pid_t start(const char *self, const Server &srv)
+{
+	pid_t pid = fork();
+	if (!pid) {
+		std::vector<std::string> a = {self, "puds", "run", "--park", dir + "/rendezvous",
+					      "--listen", "http=127.0.0.1:" + std::to_string(kPort)};
+		if (srv.nginx)
+			a.push_back("--nginx");
+		a.push_back("--");
+		a.push_back(srv.binary);
+		for (auto &x : srv.args(dir))
+			a.push_back(x);
+		std::vector<char *> argv;
+		for (auto &x : a)
+			argv.push_back(x.data());
+		argv.push_back(nullptr);
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 1);
+		setpgid(0, 0);
+		execv(self, argv.data());
+		_exit(127);
+	}
+	for (int i = 0; i < 5000; i++) {
+		int fd = request();
+		if (fd >= 0 && answered(fd))
+			return pid;
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return -1;
+		usleep(5000);
+	}
+	return -1;
+}
+
+void lo_up()
+{
+	ifreq ifr{};
+	std::strcpy(ifr.ifr_name, "lo");
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ioctl(fd, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	ioctl(fd, SIOCSIFFLAGS, &ifr);
+	close(fd);
+}
+
+void run_server(const char *self, const Server &srv)
+{
+	char tmpl[] = "/tmp/puds-server.XXXXXX";
+	std::string n = srv.name;
+
+	kPort = srv.port;
+	dir = mkdtemp(tmpl);
+	chmod(dir.c_str(), 0755);	// nginx's worker runs as nobody
+	mkdir((dir + "/www").c_str(), 0755);
+	std::FILE *f = std::fopen((dir + "/www/index.html").c_str(), "w");
+	std::fputs("parked by puds\n", f);
+	std::fclose(f);
+	f = std::fopen((dir + "/server.conf").c_str(), "w");
+	std::fputs(srv.config(dir, srv.port).c_str(), f);
+	std::fclose(f);
+
+	pid_t pid = start(self, srv);
+	check(pid > 0, (n + " runs under puds run and serves from the listener it was given").c_str());
+	if (pid <= 0) {
+		if (std::FILE *e = std::fopen((dir + "/error.log").c_str(), "r")) {
+			char line[256];
+			while (std::fgets(line, sizeof(line), e))
+				std::printf("# %s", line);
+			std::fclose(e);
+		}
+		for (int i = 0; i < 4; i++)
+			check(false, (n + ": not reached").c_str());
+		return;
+	}
+	kill(-pid, SIGKILL);
+	int st;
+	waitpid(pid, &st, 0);
+	check(WIFSIGNALED(st), (n + " is SIGKILLed, with every process it forked").c_str());
+
+	std::vector<int> gap;
+	for (int i = 0; i < 20; i++) {
+		int fd = request();
+		if (fd >= 0)
+			gap.push_back(fd);
+		usleep(5000);
+	}
+	check(gap.size() == 20, (n + ": 20 HTTP requests are sent while nothing runs").c_str());
+
+	pid = start(self, srv);
+	check(pid > 0, ("puds run starts " + n + " again").c_str());
+	int ok = 0;
+	for (int fd : gap)
+		ok += answered(fd);
+	std::printf("# %s: %d of %zu requests of the gap answered\n", srv.name, ok, gap.size());
+	check(ok == 20, (n + ": every request of the gap gets 200 OK").c_str());
+	if (pid > 0) {
+		kill(-pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !std::strcmp(argv[1], "puds"))
+		return puds::puds_main(argc - 1, argv + 1);
+
+	std::setvbuf(stdout, nullptr, _IOLBF, 0);
+	std::printf("TAP version 13\n1..%zu\n", 5 * std::size(kServers));
+	for (const auto &srv : kServers)
+		if (access(srv.binary, X_OK)) {
+			std::printf("Bail out! %s: %s\n", srv.binary, std::strerror(errno));
+			return 1;
+		}
+	if (unshare(CLONE_NEWNET)) {
+		std::printf("Bail out! unshare: %s\n", std::strerror(errno));
+		return 1;
+	}
+	lo_up();
+	signal(SIGPIPE, SIG_IGN);
+
+	char exe[4096] = {};
+	const char *self = readlink("/proc/self/exe", exe, sizeof(exe) - 1) > 0 ? exe : argv[0];
+	for (const auto &srv : kServers)
+		run_server(self, srv);
+	return failed_checks ? 1 : 0;
+}
