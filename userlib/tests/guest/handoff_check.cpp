@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_util.hpp"
 #include "puds/handoff.hpp"
 #include "puds/kernel.hpp"
 #include "puds/listener.hpp"
@@ -83,20 +84,6 @@ Result<Fd> tcp_listener(int &port)
 	return fd;
 }
 
-int tcp_connect(int port)
-{
-	sockaddr_in sin{};
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin))) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 Parcel parcel_of(Fd listener, const char *gen)
 {
 	Parcel p;
@@ -142,7 +129,7 @@ void first_start_then_handoff_across_sigkill()
 	// No process holds the listener: connections still complete.
 	std::vector<int> clients;
 	for (int i = 0; i < 5; i++) {
-		int c = tcp_connect(port);
+		int c = guest::tcp_connect(port);
 		CHECK(c >= 0);
 		CHECK(write(c, "q", 1) == 1);
 		clients.push_back(c);

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_util.hpp"
 #include "puds_main.hpp"
 
 namespace {
@@ -91,15 +92,9 @@ pid_t start_server(const char *self)
 
 int client(bool wait_reply)
 {
-	sockaddr_in sin{};
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(kPort);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)) || write(fd, "GET\n", 4) != 4) {
-		close(fd);
+	int fd = guest::tcp_connect(kPort, "GET\n");
+	if (fd < 0)
 		return -1;
-	}
 	if (wait_reply) {
 		char buf[8] = {};
 		pollfd p{fd, POLLIN, 0};
@@ -153,17 +148,6 @@ bool replied(int fd)
 	return ok;
 }
 
-void lo_up()
-{
-	ifreq ifr{};
-	std::strcpy(ifr.ifr_name, "lo");
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -180,7 +164,7 @@ int main(int argc, char **argv)
 		std::printf("Bail out! unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
 		return 1;
 	}
-	lo_up();
+	guest::lo_up();
 	signal(SIGPIPE, SIG_IGN);
 	dir = mkdtemp(tmpl);
 	const char *self = "/proc/self/exe";

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "guest_util.hpp"
 #include "puds_main.hpp"
 
 namespace {
@@ -93,18 +94,7 @@ void check(bool ok, const char *what)
 
 int request()
 {
-	sockaddr_in sin{};
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(kPort);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	const char req[] = "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n";
-	if (connect(fd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)) ||
-	    write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return guest::tcp_connect(kPort, "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n");
 }
 
 // A "200 OK" with the page, within 10 s.
@@ -155,17 +145,6 @@ pid_t start(const char *self, const Server &srv)
 		usleep(5000);
 	}
 	return -1;
-}
-
-void lo_up()
-{
-	ifreq ifr{};
-	std::strcpy(ifr.ifr_name, "lo");
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
 }
 
 void run_server(const char *self, const Server &srv)
@@ -242,7 +221,7 @@ int main(int argc, char **argv)
 		std::printf("Bail out! unshare: %s\n", std::strerror(errno));
 		return 1;
 	}
-	lo_up();
+	guest::lo_up();
 	signal(SIGPIPE, SIG_IGN);
 
 	char exe[4096] = {};
