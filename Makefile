@@ -42,9 +42,14 @@ help:
 	@echo "make reset-kernel-tree  drop build/linux's commits, re-apply kernel-patches/"
 	@echo "make checkpatch         scripts/checkpatch.pl --strict on every patch, uapi/ against the series"
 	@echo "make check-series       build every patch of the series on its own (slow)"
-	@echo "make bench              the series' fast-path cost: unpatched vs patched kernel, side by side"
+	@echo "make bench              costs, measured side by side: fast path (unpatched vs patched, in"
+	@echo "                        instructions), adoption, memory per parked queue, userlib vs raw sendmsg"
+	@echo "make check-userlib      userlib's host tests (Catch2 + 15 s of fuzzing), no kernel needed"
+	@echo "make fuzz               the parcel decoder fuzzer for FUZZ_SECONDS (600)"
+	@echo "make check-guest ONLY=userlib/servers_check   one guest program (see selftests/guest-suites)"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
 	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
+	@echo "           EVAL_APPEND=puds.eval=quick (make eval with two gaps only)"
 
 deps:
 	@bash scripts/deps.sh
