@@ -153,7 +153,11 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 		return Error::invalid("state of " + std::to_string(p.state.size()) +
 				      " bytes, at most " + std::to_string(kMaxStateSize));
 
+	std::size_t names = 0;
+	for (const auto &nf : p.fds)
+		names += 2 + nf.name.size();
 	std::vector<std::byte> payload;
+	payload.reserve(8 + names + p.state.size());
 	put32(payload, static_cast<std::uint32_t>(p.fds.size()));
 	for (const auto &nf : p.fds) {
 		if (auto st = check_name(nf.name); !st)
@@ -179,6 +183,8 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 		std::size_t nbytes = std::min(kMaxPayloadPerMessage, payload.size() - byte_pos);
 		auto &d = out[seq].data;
 
+		d.reserve(kParcelHeaderSize + nbytes);
+		out[seq].fds.reserve(nfds);
 		d.insert(d.end(), {std::byte('P'), std::byte('U'), std::byte('D'), std::byte('S')});
 		put16(d, kParcelVersion);
 		put16(d, kParcelHeaderSize);
@@ -206,6 +212,13 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 	std::vector<Fd> fds;
 	std::vector<std::byte> payload;
 	Header first{};
+	std::size_t total_fds = 0, total_bytes = 0;
+	for (const auto &m : msgs) {
+		total_fds += m.fds.size();
+		total_bytes += m.data.size();
+	}
+	fds.reserve(total_fds);
+	payload.reserve(total_bytes);
 	for (std::size_t i = 0; i < msgs.size(); i++) {
 		auto h = parse_header(msgs[i].data, msgs[i].fds.size());
 		if (!h)

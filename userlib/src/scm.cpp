@@ -49,13 +49,13 @@ Status send_message(int sock, std::span<const std::byte> data, std::span<const i
 		msg.msg_namelen = offsetof(sockaddr_un, sun_path) + dest.size() + 1;
 	}
 
-	std::unique_ptr<char[]> cbuf;
+	// Room for kMaxFdsPerMessage on the stack: no allocation per message.
+	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFdsPerMessage)];
 	if (!fds.empty()) {
 		std::size_t space = CMSG_SPACE(sizeof(int) * fds.size());
 
-		cbuf = std::make_unique<char[]>(space);
-		std::memset(cbuf.get(), 0, space);
-		msg.msg_control = cbuf.get();
+		std::memset(cbuf, 0, space);
+		msg.msg_control = cbuf;
 		msg.msg_controllen = space;
 		cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 		cmsg->cmsg_level = SOL_SOCKET;
@@ -91,7 +91,12 @@ Result<Message> recv_message(int sock, const RecvOptions &opt)
 	}
 
 	std::size_t space = CMSG_SPACE(sizeof(int) * opt.max_fds);
-	auto cbuf = std::make_unique_for_overwrite<char[]>(space ? space : 1);
+	thread_local std::unique_ptr<char[]> cbuf;
+	thread_local std::size_t cbuf_cap = 0;
+	if (cbuf_cap < space) {
+		cbuf = std::make_unique_for_overwrite<char[]>(space);
+		cbuf_cap = space;
+	}
 	msghdr msg{};
 	iovec iov{data_buf.get(), cap};
 	msg.msg_iov = &iov;
