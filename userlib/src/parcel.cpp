@@ -218,7 +218,9 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 		total_bytes += m.data.size();
 	}
 	fds.reserve(total_fds);
-	payload.reserve(total_bytes);
+	// One datagram, the common case: its payload is read in place.
+	if (msgs.size() > 1)
+		payload.reserve(total_bytes);
 	for (std::size_t i = 0; i < msgs.size(); i++) {
 		auto h = parse_header(msgs[i].data, msgs[i].fds.size());
 		if (!h)
@@ -239,8 +241,9 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 					 std::to_string(first.nfds_total));
 		for (auto &fd : msgs[i].fds)
 			fds.push_back(std::move(fd));
-		payload.insert(payload.end(), msgs[i].data.begin() + kParcelHeaderSize,
-			       msgs[i].data.end());
+		if (msgs.size() > 1)
+			payload.insert(payload.end(), msgs[i].data.begin() + kParcelHeaderSize,
+				       msgs[i].data.end());
 	}
 	if (msgs.size() != first.count)
 		return malformed(std::to_string(msgs.size()) + " datagrams of " +
@@ -249,7 +252,8 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 		return malformed(std::to_string(fds.size()) + " fds of " +
 				 std::to_string(first.nfds_total));
 
-	Reader r(payload);
+	Reader r(msgs.size() > 1 ? std::span<const std::byte>(payload)
+				  : std::span<const std::byte>(msgs[0].data).subspan(kParcelHeaderSize));
 	std::uint32_t nnames, state_len;
 	if (!r.u32(nnames) || nnames != first.nfds_total)
 		return malformed("names table does not match the " +
@@ -303,6 +307,7 @@ Result<Parcel> recv_parcel(int sock, int flags)
 	if (!h)
 		return std::move(h).error();
 	std::uint32_t count = h->count;
+	msgs.reserve(count);
 	msgs.push_back(std::move(m).value());
 
 	// The rest follows at once: a sender writes a parcel in one go.
