@@ -49,8 +49,10 @@ int serve(const char *ready)
 	if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) || !acc ||
 	    (fcntl(3, F_GETFD) & FD_CLOEXEC))
 		return 11;
+	struct stat st;
+	fstat(3, &st);
 	std::FILE *f = std::fopen(ready, "w");
-	std::fprintf(f, "%d %s", getpid(), names ? names : "");
+	std::fprintf(f, "%d %s %lu", getpid(), names ? names : "", (unsigned long)st.st_ino);
 	std::fclose(f);
 	for (;;) {
 		int c = accept(3, nullptr, nullptr);
@@ -159,7 +161,7 @@ int main(int argc, char **argv)
 
 	char tmpl[] = "/tmp/puds-run.XXXXXX";
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::printf("TAP version 13\n1..10\n");
+	std::printf("TAP version 13\n1..12\n");
 	if (unshare(CLONE_NEWNET)) {
 		std::printf("Bail out! unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
 		return 1;
@@ -238,5 +240,61 @@ int main(int argc, char **argv)
 
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+
+	// Started by systemd socket activation: puds takes the listener it was
+	// given (a second one on the same port could not even be bound).
+	{
+		constexpr int kPort2 = 18081;
+		sockaddr_in sin{};
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(kPort2);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int lfd = socket(AF_INET, SOCK_STREAM, 0);
+		int one = 1;
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		bool ok = !bind(lfd, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)) && !listen(lfd, 16);
+		struct stat lst;
+		fstat(lfd, &lst);
+		std::string ready = dir + "/ready2", park2 = dir + "/rendezvous2";
+		pid_t sd = fork();
+		if (!sd) {
+			int null = open("/dev/null", O_WRONLY);
+			dup2(null, 1);
+			dup2(lfd, 3);
+			setenv("LISTEN_FDS", "1", 1);
+			setenv("LISTEN_FDNAMES", "web", 1);
+			setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+			execl(self, self, "puds", "run", "--park", park2.c_str(), "--listen",
+			      ("web=127.0.0.1:" + std::to_string(kPort2)).c_str(), "--", self, "serve",
+			      ready.c_str(), (char *)nullptr);
+			_exit(127);
+		}
+		close(lfd);
+		unsigned long ino = 0;
+		char names2[64] = {};
+		for (int i = 0; i < 5000 && !ino; i++) {
+			if (std::FILE *r = std::fopen(ready.c_str(), "r")) {
+				int p2;
+				if (std::fscanf(r, "%d %63s %lu", &p2, names2, &ino) != 3)
+					ino = 0;
+				std::fclose(r);
+			}
+			if (!ino)
+				usleep(2000);
+		}
+		check(ok && ino == lst.st_ino && !std::strcmp(names2, "web"),
+		      "started by systemd socket activation, puds hands the server the listener systemd gave it");
+		int c = -1;
+		for (int i = 0; i < 100 && c < 0; i++)
+			c = guest::tcp_connect(kPort2, "GET\n");
+		char buf[8] = {};
+		pollfd p{c, POLLIN, 0};
+		check(c >= 0 && poll(&p, 1, 5000) == 1 && read(c, buf, sizeof(buf)) > 0 &&
+			      !strncmp(buf, "OK", 2),
+		      "and the server answers on it");
+		close(c);
+		kill(sd, SIGKILL);
+		waitpid(sd, &status, 0);
+	}
 	return failed_checks ? 1 : 0;
 }
