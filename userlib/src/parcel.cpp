@@ -209,15 +209,12 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 	if (msgs.empty())
 		return malformed("no datagram");
 
-	std::vector<Fd> fds;
+	// The fds stay in @msgs until the names are read: each moves once.
 	std::vector<std::byte> payload;
 	Header first{};
-	std::size_t total_fds = 0, total_bytes = 0;
-	for (const auto &m : msgs) {
-		total_fds += m.fds.size();
+	std::size_t nfds = 0, total_bytes = 0;
+	for (const auto &m : msgs)
 		total_bytes += m.data.size();
-	}
-	fds.reserve(total_fds);
 	// One datagram, the common case: its payload is read in place.
 	if (msgs.size() > 1)
 		payload.reserve(total_bytes);
@@ -234,13 +231,12 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 		if (h->seq != i)
 			return malformed("datagram " + std::to_string(h->seq) + " where " +
 					 std::to_string(i) + " was due");
-		if (h->fd_index != fds.size() || fds.size() + h->nfds > first.nfds_total)
+		if (h->fd_index != nfds || nfds + h->nfds > first.nfds_total)
 			return malformed("fds " + std::to_string(h->fd_index) + ".." +
 					 std::to_string(h->fd_index + h->nfds) +
 					 " out of order or beyond the parcel's " +
 					 std::to_string(first.nfds_total));
-		for (auto &fd : msgs[i].fds)
-			fds.push_back(std::move(fd));
+		nfds += h->nfds;
 		if (msgs.size() > 1)
 			payload.insert(payload.end(), msgs[i].data.begin() + kParcelHeaderSize,
 				       msgs[i].data.end());
@@ -248,8 +244,8 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 	if (msgs.size() != first.count)
 		return malformed(std::to_string(msgs.size()) + " datagrams of " +
 				 std::to_string(first.count));
-	if (fds.size() != first.nfds_total)
-		return malformed(std::to_string(fds.size()) + " fds of " +
+	if (nfds != first.nfds_total)
+		return malformed(std::to_string(nfds) + " fds of " +
 				 std::to_string(first.nfds_total));
 
 	Reader r(msgs.size() > 1 ? std::span<const std::byte>(payload)
@@ -260,16 +256,21 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 				 std::to_string(first.nfds_total) + " fds");
 	Parcel p;
 	p.fds.reserve(nnames);
+	std::size_t msg = 0, at = 0;
 	for (std::uint32_t i = 0; i < nnames; i++) {
 		std::uint16_t len;
 		std::span<const std::byte> s;
 
 		if (!r.u16(len) || !r.take(len, s))
 			return malformed("name " + std::to_string(i) + " runs past the payload");
-		std::string name(reinterpret_cast<const char *>(s.data()), s.size());
+		std::string_view name(reinterpret_cast<const char *>(s.data()), s.size());
 		if (auto st = check_name(name); !st)
 			return malformed(st.error().message);
-		p.fds.push_back({std::move(name), std::move(fds[i])});
+		while (at == msgs[msg].fds.size()) {
+			msg++;
+			at = 0;
+		}
+		p.fds.push_back({std::string(name), std::move(msgs[msg].fds[at++])});
 	}
 	std::span<const std::byte> state;
 	if (!r.u32(state_len) || state_len > kMaxStateSize || !r.take(state_len, state))
