@@ -166,8 +166,8 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 			return Error::invalid("fd \"" + nf.name + "\" is not open",
 					      std::errc::bad_file_descriptor);
 		put16(payload, static_cast<std::uint16_t>(nf.name.size()));
-		for (char c : nf.name)
-			payload.push_back(std::byte(c));
+		const auto *b = reinterpret_cast<const std::byte *>(nf.name.data());
+		payload.insert(payload.end(), b, b + nf.name.size());
 	}
 	put32(payload, static_cast<std::uint32_t>(p.state.size()));
 	payload.insert(payload.end(), p.state.begin(), p.state.end());
