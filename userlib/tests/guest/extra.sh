@@ -12,7 +12,14 @@ mkdir -p "$deb"
 for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx; do
 	name=${pkg%%:*} bin=${pkg#*:}
 	if [ ! -x "$deb/$name/$bin" ]; then
-		(cd "$deb" && apt-get download -qq "$name" 2>/dev/null)
+		# Package lists may have been cleaned (container images): update once.
+		if ! (cd "$deb" && apt-get download -qq "$name" 2>/dev/null); then
+			[ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1
+			(cd "$deb" && apt-get download -qq "$name") || {
+				echo "extra.sh: cannot download Debian's $name package (apt-get download $name)" >&2
+				exit 1
+			}
+		fi
 		dpkg-deb -x "$deb/${name}"_*.deb "$deb/$name"
 	fi
 	echo "/opt/$name/$name $deb/$name/$bin"
