@@ -203,6 +203,9 @@ def cross_checks(runs):
             d = r["diag"]
             out.append(f"- {sc}, gap {g} ms: unix_diag listed {d['parked']} parked queue(s) "
                        f"holding {d['fds']} fd(s) just before the new server bound the path; "
+                       f"/proc/net/unix_delay_close counted {k.get('UnixDelayCloseParked', '?')} "
+                       f"parked, {k.get('UnixDelayCloseAdopted', '?')} adopted, "
+                       f"{k.get('UnixDelayCloseExpired', '?')} expired; "
                        f"{in_gap(r)} connections started in the gap, the new server accepted "
                        f"{r['new_accepted']} in all, ListenDrops {k['ListenDrops']}, "
                        f"ListenOverflows {k['ListenOverflows']}.")

@@ -122,9 +122,11 @@ static void print_json(const struct rs_cfg *cfg, const struct rs_shared *sh,
 	printf("},\"old_accepted\":%d,\"new_accepted\":%d,", sh->old_accepted, sh->new_accepted);
 	printf("\"kernel\":{\"ListenDrops\":%ld,\"ListenOverflows\":%ld,"
 	       "\"TCPMigrateReqSuccess\":%ld,\"TCPMigrateReqFailure\":%ld,"
-	       "\"TCPAbortOnClose\":%ld,\"OutRsts\":%ld},",
+	       "\"TCPAbortOnClose\":%ld,\"OutRsts\":%ld,\"UnixDelayCloseParked\":%ld,"
+	       "\"UnixDelayCloseAdopted\":%ld,\"UnixDelayCloseExpired\":%ld},",
 	       r->kernel.listen_drops, r->kernel.listen_overflows, r->kernel.migrate_ok,
-	       r->kernel.migrate_fail, r->kernel.abort_on_close, r->kernel.out_rsts);
+	       r->kernel.migrate_fail, r->kernel.abort_on_close, r->kernel.out_rsts,
+	       r->kernel.dc_parked, r->kernel.dc_adopted, r->kernel.dc_expired);
 	printf("\"diag\":{\"parked\":%d,\"fds\":%d},", sh->diag_parked, sh->diag_fds);
 	printf("\"conns\":[");
 	for (i = 0; i < sh->nconns; i++)

@@ -116,6 +116,7 @@ struct rs_counters {
 	long listen_drops, listen_overflows;
 	long migrate_ok, migrate_fail;
 	long abort_on_close, out_rsts;
+	long dc_parked, dc_adopted, dc_expired;	/* /proc/net/unix_delay_close */
 };
 
 struct rs_shared {
@@ -279,6 +280,17 @@ static void rs_read_counters(struct rs_counters *c)
 	c->migrate_fail = rs_counter("/proc/net/netstat", "TcpExt", "TCPMigrateReqFailure");
 	c->abort_on_close = rs_counter("/proc/net/netstat", "TcpExt", "TCPAbortOnClose");
 	c->out_rsts = rs_counter("/proc/net/snmp", "Tcp", "OutRsts");
+
+	/* The series' own counters: "parked adopted expired quota" + values. */
+	c->dc_parked = c->dc_adopted = c->dc_expired = -1;
+	FILE *f = fopen("/proc/net/unix_delay_close", "r");
+	char head[128];
+	if (f) {
+		if (!fgets(head, sizeof(head), f) ||
+		    fscanf(f, "%ld %ld %ld", &c->dc_parked, &c->dc_adopted, &c->dc_expired) != 3)
+			c->dc_parked = c->dc_adopted = c->dc_expired = -1;
+		fclose(f);
+	}
 }
 
 /*

@@ -56,7 +56,7 @@ int main(void)
 	unsigned int i;
 	int lost;
 
-	printf("TAP version 13\n1..8\n");
+	printf("TAP version 13\n1..10\n");
 	if (!sh) {
 		printf("Bail out! mmap: %s\n", strerror(errno));
 		return 1;
@@ -82,6 +82,10 @@ int main(void)
 		check(sh->diag_parked == 1 && sh->diag_fds == 1,
 		      "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
 		      rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
+		check(r.kernel.dc_parked == 1 && r.kernel.dc_adopted == 1 && r.kernel.dc_expired == 0,
+		      "%s: /proc/net/unix_delay_close counted %ld parked, %ld adopted, %ld expired",
+		      rs_scenario_name[cfg.sc], r.kernel.dc_parked, r.kernel.dc_adopted,
+		      r.kernel.dc_expired);
 	}
 	printf("# %d of %d checks failed\n", failed, checks);
 	return failed ? 1 : 0;
