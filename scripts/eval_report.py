@@ -45,7 +45,9 @@ def handoff(r):
 
 
 def fmt_ms(v):
-    return "-" if v is None else f"{v:.0f}".replace("-0", "0") if abs(v) < 0.5 else f"{v:.0f}"
+    if v is None:
+        return "-"
+    return f"{v:.0f}" if round(v) else "0"       # never "-0"
 
 
 def load(console):

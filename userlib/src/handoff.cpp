@@ -48,20 +48,6 @@ Status set_delay_close(int sock, int ms, const std::string &path)
 	return Ok{};
 }
 
-std::uint64_t header_u64(const Message &m, std::size_t off)
-{
-	std::uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= std::uint64_t(m.data[off + i]) << (8 * i);
-	return v;
-}
-
-std::uint32_t header_u32(const Message &m, std::size_t off)
-{
-	return static_cast<std::uint32_t>(header_u64(m, off) & 0xffffffff);
-}
-
 } // namespace
 
 Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
@@ -167,17 +153,17 @@ Result<Parcel> Rendezvous::reclaim()
 	// one before it, or a partial one after it.
 	std::size_t best = all.size(), best_count = 0;
 	for (std::size_t i = 0; i < all.size();) {
-		const Message &m = all[i];
-		if (m.data.size() < kParcelHeaderSize || std::memcmp(m.data.data(), "PUDS", 4) ||
-		    header_u32(m, 16) != 0) {
+		auto first = parcel_position(all[i].data);
+		if (!first || first->seq != 0) {
 			i++;
 			continue;
 		}
-		std::uint64_t id = header_u64(m, 8);
-		std::uint32_t count = header_u32(m, 20), k = 1;
-		while (k < count && i + k < all.size() && all[i + k].data.size() >= kParcelHeaderSize &&
-		       header_u64(all[i + k], 8) == id && header_u32(all[i + k], 16) == k)
-			k++;
+		std::uint32_t count = first->count, k = 1;
+		for (; k < count && i + k < all.size(); k++) {
+			auto next = parcel_position(all[i + k].data);
+			if (!next || next->id != first->id || next->seq != k)
+				break;
+		}
 		if (k == count && count) {
 			best = i;
 			best_count = count;

@@ -131,6 +131,14 @@ Result<Header> parse_header(std::span<const std::byte> d, std::size_t nfds_attac
 
 } // namespace
 
+std::optional<ParcelPosition> parcel_position(std::span<const std::byte> d)
+{
+	if (d.size() < kParcelHeaderSize || std::memcmp(d.data(), "PUDS", 4))
+		return std::nullopt;
+	return ParcelPosition{get(d, 8, 8), static_cast<std::uint32_t>(get(d, 16, 4)),
+			      static_cast<std::uint32_t>(get(d, 20, 4))};
+}
+
 Status check_name(std::string_view name)
 {
 	if (name.empty() || name.size() > kMaxNameLength)

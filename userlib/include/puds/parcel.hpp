@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -60,6 +61,15 @@ struct Datagram {
 
 // Encode @p as the datagrams that carry it.
 Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id);
+
+// Where @d sits in a parcel, read from its header without checking the
+// rest: for a reader that groups the datagrams of a queue into parcels.
+// Empty if @d does not start with a parcel header at all.
+struct ParcelPosition {
+	std::uint64_t id;
+	std::uint32_t seq, count;
+};
+std::optional<ParcelPosition> parcel_position(std::span<const std::byte> d);
 
 // Check @msgs as the datagrams of one parcel and build it, taking their fds.
 // Any malformed input is an error that says what was wrong; every fd of
