@@ -20,14 +20,15 @@ TIMEOUT ?= 600
 # (CI) still hits the cache an earlier build filled.
 export CCACHE_BASEDIR := $(TOP)
 export CCACHE_MAXSIZE ?= 8G
-KMAKE := $(MAKE) -s -C $(TREE) O=$(KOBJ) ARCH=x86_64 CC="ccache gcc" \
+KMAKE_IN := $(MAKE) -s -C $(TREE) ARCH=x86_64 CC="ccache gcc" \
 	KBUILD_BUILD_TIMESTAMP=2024-11-17 KBUILD_BUILD_USER=puds KBUILD_BUILD_HOST=puds
+KMAKE := $(KMAKE_IN) O=$(KOBJ)
 
 BZIMAGE := $(KOBJ)/arch/x86/boot/bzImage
 INITRD := $(B)/guest/initramfs.cpio
 RUN := python3 qemu/run.py --kernel $(BZIMAGE) --initrd $(INITRD)
 
-.PHONY: all help deps kernel-tree kernel guest-tests initramfs guest check \
+.PHONY: all help deps kernel-tree kernel kernel-debug check-debug guest-tests initramfs guest check \
 	check-host check-userlib fuzz check-harness check-guest checkpatch check-series eval eval-guest bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
@@ -36,6 +37,8 @@ all: guest
 help:
 	@echo "make eval               build, boot and compare restarts (the main job)"
 	@echo "make check              every test: host, harness and guest; last line 'N passed, N failed'"
+	@echo "make check-debug        the series in a KASAN/lockdep/kmemleak kernel: af_unix tests, a"
+	@echo "                        STRESS_SECONDS=$(STRESS_SECONDS) stress run, kmemleak scans; 0 splats, 0 leaks"
 	@echo "make shell              boot the guest with a shell on this terminal (Ctrl-A X quits)"
 	@echo "make kernel             build the patched kernel (build/kbuild/arch/x86/boot/bzImage)"
 	@echo "make export-patches     write build/linux's commits back to kernel-patches/"
@@ -127,6 +130,38 @@ check-harness: guest
 check-guest: guest
 	@mkdir -p $(B)/results
 	@$(GUEST_TESTS)
+
+# make check-debug: the same series in a debug kernel (qemu/debug.config on
+# top of qemu/guest.config: KASAN, lockdep, kmemleak, UBSAN, DEBUG_OBJECTS,
+# list debugging, hung-task and soft-lockup detectors), built in its own
+# object tree, booted with panic_on_warn=1.  It runs selftests/debug-suites:
+# the af_unix kselftests, the interface programs, a STRESS_SECONDS stress
+# run, then two kmemleak scans.  Any splat or leak fails it;
+# scripts/debug-report.py prints the figures and decodes a splat's stack.
+DKOBJ := $(B)/kbuild-debug
+DBZIMAGE := $(DKOBJ)/arch/x86/boot/bzImage
+DEBUG_DIR := $(B)/debug
+STRESS_SECONDS ?= 300
+DEBUG_TIMEOUT ?= 5400
+kernel-debug: kernel-tree
+	@mkdir -p $(DKOBJ)
+	@bash scripts/kconfig.sh $(TREE) $(DKOBJ) qemu/guest.config qemu/debug.config
+	@echo "kernel-debug: building (incremental; a first build takes 10-20 minutes)"
+	@$(KMAKE_IN) O=$(DKOBJ) -j$(JOBS) bzImage
+	@echo "kernel-debug: $$(cat $(DKOBJ)/include/config/kernel.release) $(DBZIMAGE)"
+
+check-debug: deps kernel-debug
+	@KOBJ=$(DKOBJ) bash scripts/build-guest-tests.sh $(DEBUG_DIR)/tests selftests/debug-suites
+	@bash qemu/mkinitramfs.sh $(DEBUG_DIR)/initramfs.cpio $(DEBUG_DIR)/tests
+	@echo "check-debug: booting the debug kernel under TCG; the stress runs $(STRESS_SECONDS) s"
+	@python3 qemu/run.py --kernel $(DBZIMAGE) --initrd $(DEBUG_DIR)/initramfs.cpio --suite debug \
+		--memory 2G --timeout $(DEBUG_TIMEOUT) --log $(DEBUG_DIR)/console.log \
+		--expect-list $(DEBUG_DIR)/tests/list --allowed-skips selftests/guest-skips \
+		--results $(DEBUG_DIR)/guest.json --quiet --progress '^(PUDS-TEST-|# unix_stress|# ran |ok |not ok )' \
+		--append "panic_on_warn=1 puds.stress=$(STRESS_SECONDS) $(if $(ONLY),puds.only=$(ONLY)) $(APPEND)"; \
+	rc=$$?; python3 scripts/debug-report.py --console $(DEBUG_DIR)/console.log \
+		--results $(DEBUG_DIR)/guest.json --vmlinux $(DKOBJ)/vmlinux --tree $(TREE) \
+		--out $(DEBUG_DIR)/report.md || rc=1; exit $$rc
 
 # Bisectability: build each patch of the series on its own (slow, not part of check).
 check-series: kernel

@@ -306,6 +306,7 @@ def main() -> int:
         with open(a.results, "w") as f:
             json.dump({"suite": a.suite, "passed": v.passed, "failed": v.failed,
                        "skipped": v.skipped, "failures": v.failures, "skips": v.skips,
+                       "splats": v.splats,
                        "seconds": round(elapsed, 1), "qemu_status": status,
                        "programs": [asdict(p) for p in v.programs]}, f, indent=1)
     return 0 if v.ok else 1

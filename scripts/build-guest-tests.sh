@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Build the kselftest suites of selftests/guest-suites from the patched tree,
-# statically linked against the tree's own exported headers (Debian 12's
-# linux-libc-dev is 6.1), and write OUT/list for the guest's init.
-#   build-guest-tests.sh OUT
+# Build the kselftest suites of selftests/guest-suites (or SUITES) from the
+# patched tree, statically linked against the tree's own exported headers
+# (Debian 12's linux-libc-dev is 6.1), and write OUT/list for the guest's init.
+#   build-guest-tests.sh OUT [SUITES]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
+suites=${2:-$top/selftests/guest-suites}
 tree=$top/build/linux
-kobj=$top/build/kbuild
+kobj=${KOBJ:-$top/build/kbuild}
 hdr=$kobj/usr/include
 mkdir -p "$out"
 
@@ -65,7 +66,7 @@ while read -r dir name timeout; do
 		fi
 		echo "$name/$p $timeout" >>"$list"
 	done
-done <"$top/selftests/guest-suites"
+done <"$suites"
 cmp -s "$list" "$out/list" || mv "$list" "$out/list"
 cmp -s "$out/extra.tmp" "$out/extra" || mv "$out/extra.tmp" "$out/extra"
 rm -f "$out/extra.tmp"

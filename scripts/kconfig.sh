@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Make the guest kernel's .config in OBJ from tinyconfig + qemu/guest.config,
-# check that every requested option survived olddefconfig, and replace
-# OBJ/.config only when the result differs (so an unchanged config never
-# triggers a rebuild).
-#   kconfig.sh SRC OBJ FRAGMENT
+# Make the guest kernel's .config in OBJ from tinyconfig + the fragments
+# (qemu/guest.config, then qemu/debug.config for the debug kernel), check
+# that every requested option survived olddefconfig, and replace OBJ/.config
+# only when the result differs (so an unchanged config never triggers a
+# rebuild).  A later fragment's value of an option wins.
+#   kconfig.sh SRC OBJ FRAGMENT...
 set -euo pipefail
-src=$1 obj=$2 frag=$3
+src=$(realpath "$1") obj=$(realpath -m "$2")
+shift 2
+frags=("$@")
 
 # Skip the work (about 13 s) when neither the fragment nor any Kconfig file of
 # the tree (committed or not) changed since the last run.
 key=$( {
-	sha256sum <"$frag"
+	cat "${frags[@]}" | sha256sum
 	git -C "$src" ls-files -s -- '*Kconfig*' | sha256sum
 	git -C "$src" diff -- '*Kconfig*' | sha256sum
 } | sha256sum | cut -d' ' -f1)
@@ -22,22 +25,27 @@ mkdir -p "$tmp"
 kmake() { make -s -C "$src" O="$tmp" ARCH=x86_64 "$@"; }
 
 kmake tinyconfig >/dev/null
-"$src/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "$frag" >/dev/null
+"$src/scripts/kconfig/merge_config.sh" -m -O "$tmp" "$tmp/.config" "${frags[@]}" >/dev/null
 kmake olddefconfig >/dev/null
 
+# The last fragment that sets an option decides what it must be.
+declare -A want from
+for frag in "${frags[@]}"; do
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) want[${line%%=*}]=$line from[${line%%=*}]=$frag ;;
+		esac
+	done <"$frag"
+done
 missing=0
-while IFS= read -r line; do
-	case $line in
-	CONFIG_*=*) ;;
-	*) continue ;;
-	esac
-	opt=${line%%=*}
+for opt in "${!want[@]}"; do
+	line=${want[$opt]}
 	if ! grep -qx -- "$line" "$tmp/.config"; then
 		got=$(grep -E "^$opt=|^# $opt is not set" "$tmp/.config" || echo "absent")
-		echo "kconfig: $frag asks for $line, but olddefconfig gave: $got" >&2
+		echo "kconfig: ${from[$opt]} asks for $line, but olddefconfig gave: $got" >&2
 		missing=1
 	fi
-done <"$frag"
+done
 [ $missing -eq 0 ] || { echo "kconfig: fix the fragment (a dependency is missing)" >&2; exit 1; }
 
 if ! cmp -s "$tmp/.config" "$obj/.config"; then
