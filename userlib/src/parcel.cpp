@@ -17,22 +17,12 @@ struct Header {
 	std::uint32_t seq, count, nfds_total, fd_index, nfds, payload_len;
 };
 
-void put16(std::vector<std::byte> &b, std::uint16_t v)
+// Little-endian stores into memory already sized for them.
+std::byte *put(std::byte *at, std::uint64_t v, int bytes)
 {
-	for (int i = 0; i < 2; i++)
-		b.push_back(std::byte(v >> (8 * i)));
-}
-
-void put32(std::vector<std::byte> &b, std::uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		b.push_back(std::byte(v >> (8 * i)));
-}
-
-void put64(std::vector<std::byte> &b, std::uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		b.push_back(std::byte(v >> (8 * i)));
+	for (int i = 0; i < bytes; i++)
+		at[i] = std::byte(v >> (8 * i));
+	return at + bytes;
 }
 
 std::uint64_t get(std::span<const std::byte> b, std::size_t off, int bytes)
@@ -152,7 +142,9 @@ Status check_name(std::string_view name)
 	return Ok{};
 }
 
-Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
+namespace {
+
+Status check_parcel(const Parcel &p)
 {
 	if (p.fds.size() > kMaxParcelFds)
 		return Error::invalid(std::to_string(p.fds.size()) + " fds in a parcel, at most " +
@@ -160,50 +152,87 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 	if (p.state.size() > kMaxStateSize)
 		return Error::invalid("state of " + std::to_string(p.state.size()) +
 				      " bytes, at most " + std::to_string(kMaxStateSize));
-
-	std::size_t names = 0;
-	for (const auto &nf : p.fds)
-		names += 2 + nf.name.size();
-	std::vector<std::byte> payload;
-	payload.reserve(8 + names + p.state.size());
-	put32(payload, static_cast<std::uint32_t>(p.fds.size()));
 	for (const auto &nf : p.fds) {
 		if (auto st = check_name(nf.name); !st)
 			return st.error();
 		if (!nf.fd)
 			return Error::invalid("fd \"" + nf.name + "\" is not open",
 					      std::errc::bad_file_descriptor);
-		put16(payload, static_cast<std::uint16_t>(nf.name.size()));
-		const auto *b = reinterpret_cast<const std::byte *>(nf.name.data());
-		payload.insert(payload.end(), b, b + nf.name.size());
 	}
-	put32(payload, static_cast<std::uint32_t>(p.state.size()));
-	payload.insert(payload.end(), p.state.begin(), p.state.end());
+	return Ok{};
+}
+
+// The payload: the names table, then the state.
+std::size_t payload_size(const Parcel &p)
+{
+	std::size_t n = 4 + 4 + p.state.size();
+
+	for (const auto &nf : p.fds)
+		n += 2 + nf.name.size();
+	return n;
+}
+
+std::byte *write_payload(std::byte *at, const Parcel &p)
+{
+	at = put(at, p.fds.size(), 4);
+	for (const auto &nf : p.fds) {
+		at = put(at, nf.name.size(), 2);
+		std::memcpy(at, nf.name.data(), nf.name.size());
+		at += nf.name.size();
+	}
+	at = put(at, p.state.size(), 4);
+	if (!p.state.empty())
+		std::memcpy(at, p.state.data(), p.state.size());
+	return at + p.state.size();
+}
+
+std::byte *write_header(std::byte *at, std::uint64_t id, std::size_t seq, std::size_t count,
+			std::size_t nfds_total, std::size_t fd_pos, std::size_t nfds,
+			std::size_t nbytes)
+{
+	std::memcpy(at, "PUDS", 4);
+	at = put(at + 4, kParcelVersion, 2);
+	at = put(at, kParcelHeaderSize, 2);
+	at = put(at, id, 8);
+	at = put(at, seq, 4);
+	at = put(at, count, 4);
+	at = put(at, nfds_total, 4);
+	at = put(at, fd_pos, 4);
+	at = put(at, nfds, 4);
+	return put(at, nbytes, 4);
+}
+
+bool fits_one_datagram(const Parcel &p, std::size_t payload)
+{
+	return p.fds.size() <= kMaxFdsPerMessage && payload <= kMaxPayloadPerMessage;
+}
+
+} // namespace
+
+Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
+{
+	if (auto st = check_parcel(p); !st)
+		return st.error();
+
+	std::size_t size = payload_size(p);
+	std::vector<std::byte> payload(size);
+	write_payload(payload.data(), p);
 
 	std::size_t by_fds = (p.fds.size() + kMaxFdsPerMessage - 1) / kMaxFdsPerMessage;
-	std::size_t by_bytes = (payload.size() + kMaxPayloadPerMessage - 1) / kMaxPayloadPerMessage;
+	std::size_t by_bytes = (size + kMaxPayloadPerMessage - 1) / kMaxPayloadPerMessage;
 	std::size_t count = std::max<std::size_t>({1, by_fds, by_bytes});
 
 	std::vector<Datagram> out(count);
 	std::size_t fd_pos = 0, byte_pos = 0;
 	for (std::size_t seq = 0; seq < count; seq++) {
 		std::size_t nfds = std::min(kMaxFdsPerMessage, p.fds.size() - fd_pos);
-		std::size_t nbytes = std::min(kMaxPayloadPerMessage, payload.size() - byte_pos);
+		std::size_t nbytes = std::min(kMaxPayloadPerMessage, size - byte_pos);
 		auto &d = out[seq].data;
 
-		d.reserve(kParcelHeaderSize + nbytes);
+		d.resize(kParcelHeaderSize + nbytes);
+		write_header(d.data(), id, seq, count, p.fds.size(), fd_pos, nfds, nbytes);
+		std::memcpy(d.data() + kParcelHeaderSize, payload.data() + byte_pos, nbytes);
 		out[seq].fds.reserve(nfds);
-		d.insert(d.end(), {std::byte('P'), std::byte('U'), std::byte('D'), std::byte('S')});
-		put16(d, kParcelVersion);
-		put16(d, kParcelHeaderSize);
-		put64(d, id);
-		put32(d, static_cast<std::uint32_t>(seq));
-		put32(d, static_cast<std::uint32_t>(count));
-		put32(d, static_cast<std::uint32_t>(p.fds.size()));
-		put32(d, static_cast<std::uint32_t>(fd_pos));
-		put32(d, static_cast<std::uint32_t>(nfds));
-		put32(d, static_cast<std::uint32_t>(nbytes));
-		d.insert(d.end(), payload.begin() + byte_pos, payload.begin() + byte_pos + nbytes);
 		for (std::size_t i = 0; i < nfds; i++)
 			out[seq].fds.push_back(p.fds[fd_pos + i].fd.get());
 		fd_pos += nfds;
@@ -212,7 +241,15 @@ Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 	return out;
 }
 
-Result<Parcel> decode_parcel(std::vector<Message> msgs)
+namespace {
+
+// One datagram of a parcel, wherever its bytes are; its fds move out.
+struct View {
+	std::span<const std::byte> data;
+	std::span<Fd> fds;
+};
+
+Result<Parcel> decode_views(std::span<const View> msgs)
 {
 	if (msgs.empty())
 		return malformed("no datagram");
@@ -257,7 +294,7 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 				 std::to_string(first.nfds_total));
 
 	Reader r(msgs.size() > 1 ? std::span<const std::byte>(payload)
-				  : std::span<const std::byte>(msgs[0].data).subspan(kParcelHeaderSize));
+				  : msgs[0].data.subspan(kParcelHeaderSize));
 	std::uint32_t nnames, state_len;
 	if (!r.u32(nnames) || nnames != first.nfds_total)
 		return malformed("names table does not match the " +
@@ -289,11 +326,43 @@ Result<Parcel> decode_parcel(std::vector<Message> msgs)
 	return p;
 }
 
+} // namespace
+
+Result<Parcel> decode_parcel(std::vector<Message> msgs)
+{
+	std::vector<View> views;
+
+	views.reserve(msgs.size());
+	for (auto &m : msgs)
+		views.push_back({m.data, m.fds});
+	return decode_views(views);
+}
+
 Result<std::size_t> send_parcel(int sock, const Parcel &p, const std::string &dest)
 {
-	static std::mt19937_64 rng{std::random_device{}()};
-	auto dgrams = encode_parcel(p, rng());
+	static thread_local std::mt19937_64 rng{std::random_device{}()};
+	std::size_t size = payload_size(p);
 
+	// One datagram, the common case: written straight into a buffer of
+	// this thread, with no copy and no allocation once it has grown.
+	if (fits_one_datagram(p, size)) {
+		static thread_local std::vector<std::byte> buf;
+		int fds[kMaxFdsPerMessage];
+
+		if (auto st = check_parcel(p); !st)
+			return st.error();
+		buf.resize(kParcelHeaderSize + size);
+		write_header(buf.data(), rng(), 0, 1, p.fds.size(), 0, p.fds.size(), size);
+		write_payload(buf.data() + kParcelHeaderSize, p);
+		for (std::size_t i = 0; i < p.fds.size(); i++)
+			fds[i] = p.fds[i].fd.get();
+		if (auto st = send_message(sock, buf, std::span<const int>(fds, p.fds.size()), dest);
+		    !st)
+			return std::move(st).error();
+		return 1;
+	}
+
+	auto dgrams = encode_parcel(p, rng());
 	if (!dgrams)
 		return std::move(dgrams).error();
 	for (const auto &d : *dgrams)
@@ -308,16 +377,24 @@ Result<Parcel> recv_parcel(int sock, int flags)
 	opt.max_bytes = kParcelHeaderSize + kMaxPayloadPerMessage;
 	opt.flags = flags;
 
-	std::vector<Message> msgs;
-	auto m = recv_message(sock, opt);
-	if (!m)
-		return std::move(m).error();
-	auto h = parse_header(m->data, m->fds.size());
+	auto first = recv_message_view(sock, opt);
+	if (!first)
+		return std::move(first).error();
+	auto h = parse_header(first->data, first->fds.size());
 	if (!h)
 		return std::move(h).error();
 	std::uint32_t count = h->count;
+
+	// One datagram: decoded where recvmsg() put it.
+	if (count == 1) {
+		View v{first->data, first->fds};
+
+		return decode_views(std::span<const View>(&v, 1));
+	}
+
+	std::vector<Message> msgs;
 	msgs.reserve(count);
-	msgs.push_back(std::move(m).value());
+	msgs.push_back({{first->data.begin(), first->data.end()}, std::move(first->fds)});
 
 	// The rest follows at once: a sender writes a parcel in one go.
 	opt.flags = flags | MSG_DONTWAIT;

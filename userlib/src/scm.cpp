@@ -77,9 +77,9 @@ Status send_message(int sock, std::span<const std::byte> data, std::span<const i
 	return Ok{};
 }
 
-Result<Message> recv_message(int sock, const RecvOptions &opt)
+Result<MessageView> recv_message_view(int sock, const RecvOptions &opt)
 {
-	Message m;
+	MessageView m;
 	// Buffers left uninitialised: zeroing 32 KiB per datagram cost more
 	// than the syscall.  The data is copied out at its real length.
 	std::size_t cap = opt.max_bytes ? opt.max_bytes : 1;
@@ -137,8 +137,17 @@ Result<Message> recv_message(int sock, const RecvOptions &opt)
 				      ": the message was longer than " +
 				      std::to_string(opt.max_bytes) + " bytes (MSG_TRUNC)",
 				      std::errc::message_size);
-	m.data.assign(data_buf.get(), data_buf.get() + n);
+	m.data = std::span<const std::byte>(data_buf.get(), static_cast<std::size_t>(n));
 	return m;
+}
+
+Result<Message> recv_message(int sock, const RecvOptions &opt)
+{
+	auto v = recv_message_view(sock, opt);
+
+	if (!v)
+		return std::move(v).error();
+	return Message{{v->data.begin(), v->data.end()}, std::move(v->fds)};
 }
 
 } // namespace puds

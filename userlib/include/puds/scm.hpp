@@ -42,4 +42,13 @@ struct RecvOptions {
 // not fit (the fds that did arrive are closed: none leaks).
 Result<Message> recv_message(int sock, const RecvOptions &opt = {});
 
+// The same, without copying the data: it stays in a buffer of the calling
+// thread, valid until that thread's next recv_message or
+// recv_message_view.  The fds are the caller's, as with recv_message.
+struct MessageView {
+	std::span<const std::byte> data;
+	std::vector<Fd> fds;
+};
+Result<MessageView> recv_message_view(int sock, const RecvOptions &opt = {});
+
 } // namespace puds
