@@ -60,11 +60,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/un.h>
 
 #ifndef SOL_UNIX
@@ -1125,7 +1127,7 @@ struct baseline {
 	int sockets_used[2];	/* /proc/net/sockstat */
 	long files;		/* /proc/sys/fs/file-nr */
 	long unix_slab;		/* active objects in slab "UNIX", or -1 */
-	int nobody_inflight;	/* fds nobody can still put in flight */
+	int inflight_room[2];	/* fds root, nobody can still put in flight */
 	long parked[2], adopted[2], expired[2], quota[2];
 };
 
@@ -1212,22 +1214,26 @@ static void read_counters(int ns, struct baseline *b)
 }
 
 /*
- * How many fds can nobody put in flight with RLIMIT_NOFILE at 16?  17 when
- * nobody has none in flight already: the check refuses a send once the
- * user's count is above the limit.
+ * How many fds can @uid put in flight with RLIMIT_NOFILE at 16?  17 when it
+ * has none in flight already: the check refuses a send once the user's
+ * count is above the limit.  Root is only checked without CAP_SYS_ADMIN and
+ * CAP_SYS_RESOURCE, so the probe drops every capability first.
  */
-static int nobody_inflight_room(void)
+static int inflight_room(uid_t uid)
 {
 	pid_t pid = fork();
 	int st;
 
 	if (!pid) {
+		struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct none[2] = {};
 		struct rlimit rl = { 16, 16 };
 		int sp[2], n = 0, p[2];
 
 		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) || pipe(p))
 			_exit(255);
-		if (setgid(NOBODY) || setuid(NOBODY) || setrlimit(RLIMIT_NOFILE, &rl))
+		if (setrlimit(RLIMIT_NOFILE, &rl) || setgid(uid) || setuid(uid) ||
+		    syscall(SYS_capset, &hdr, none))
 			_exit(254);
 		for (n = 0; n < 64; n++) {
 			struct outmsg m = {};
@@ -1255,7 +1261,8 @@ static void take_baseline(struct baseline *b)
 	}
 	b->files = file_nr();
 	b->unix_slab = slab_active("UNIX");
-	b->nobody_inflight = nobody_inflight_room();
+	b->inflight_room[0] = inflight_room(0);
+	b->inflight_room[1] = inflight_room(NOBODY);
 }
 
 static long parked_now(const struct baseline *b, int ns)
@@ -1419,9 +1426,9 @@ int main(int argc, char **argv)
 
 	take_baseline(&b);
 	printf("# baseline: unix sockets %d/%d, sockets used %d/%d, files %ld, "
-	       "UNIX slab %ld, nobody in-flight room %d\n",
+	       "UNIX slab %ld, in-flight room of uid %d: %d\n",
 	       b.unix_socks[0], b.unix_socks[1], b.sockets_used[0], b.sockets_used[1],
-	       b.files, b.unix_slab, b.nobody_inflight);
+	       b.files, b.unix_slab, NOBODY, b.inflight_room[1]);
 
 	start = now_ms();
 	end = start + seconds * 1000LL;
@@ -1474,10 +1481,13 @@ int main(int argc, char **argv)
 	    now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
 	if (!ok)
 		dump_sockets();
-	now.nobody_inflight = nobody_inflight_room();
-	tap(now.nobody_inflight == b.nobody_inflight && b.nobody_inflight == 17,
-	    "the other uid's unix in-flight count is back at 0 (room %d, was %d)",
-	    now.nobody_inflight, b.nobody_inflight);
+	now.inflight_room[0] = inflight_room(0);
+	now.inflight_room[1] = inflight_room(NOBODY);
+	tap(now.inflight_room[0] == 17 && now.inflight_room[1] == 17 &&
+	    b.inflight_room[0] == 17 && b.inflight_room[1] == 17,
+	    "unix in-flight counts of root and uid %d are back at 0 (room %d and %d, was %d and %d)",
+	    NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
+	    b.inflight_room[1]);
 	/*
 	 * nr_files is a per-cpu counter read without summing: it can be off by
 	 * its batch (max(32, 2 * ncpu)) on each cpu.
