@@ -17,11 +17,9 @@ Result<Fd> Fd::dup() const
 	return Fd::adopt(fd);
 }
 
-void Fd::reset(int fd) noexcept
+void Fd::close_fd(int fd) noexcept
 {
-	if (fd_ >= 0)
-		::close(fd_);
-	fd_ = fd;
+	::close(fd);
 }
 
 Status Fd::close()
