@@ -223,7 +223,7 @@ kernel-status:
 	@bash scripts/kernel-tree.sh status
 
 clean:
-	rm -rf $(B)/guest $(B)/guest-tests $(B)/results $(B)/tools
+	rm -rf $(B)/guest $(B)/guest-tests $(B)/results $(B)/tools $(B)/debug
 
 distclean:
 	rm -rf $(B)

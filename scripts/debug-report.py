@@ -118,7 +118,7 @@ def main() -> int:
         ("stress run", f"{ran.group(1) if ran else '?'} s of {seconds.group(1) if seconds else '?'} s asked"),
         ("iterations", stress.get("iterations", 0)),
         ("parks (bind, set, queue, close/exit/SIGKILL)", stress.get("parks", 0)),
-        ("adoptions by bind()", stress.get("adoptions", 0)),
+        ("binds of a stress path (adopting, or fresh)", stress.get("binds", 0)),
         ("queues parked / adopted / expired (kernel counters, both netns)",
          " / ".join(str(sum(q[i] for q in queues.values())) for i in range(3)) if queues else "?"),
         ("fds followed: sent into queues", stress.get("tokens_sent", 0)),

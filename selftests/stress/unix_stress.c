@@ -83,20 +83,21 @@
 #define LIVE_TOKENS 256		/* per worker, before it waits for verdicts */
 #define MAX_DELAY_MS 1500	/* of any park: everything expires soon */
 #define MAX_FDS_PER_MSG 8
+#define MAX_ITERATIONS 5000000	/* over all workers: bounded in count too */
 
 /* --- shared state -------------------------------------------------------- */
 
 enum counter {
-	C_ITER, C_PARK, C_PARK_REFUSED, C_PARK_BUSY, C_ADOPT, C_ADOPT_EPERM,
-	C_ADOPT_BUSY, C_FRESH, C_RECV, C_PEEK, C_CTRUNC, C_GC, C_NETNS,
+	C_ITER, C_PARK, C_PARK_REFUSED, C_BIND, C_ADOPT_EPERM,
+	C_ADOPT_BUSY, C_RECV, C_PEEK, C_CTRUNC, C_GC, C_NETNS,
 	C_SYSCTL, C_CYCLE, C_SELF, C_ADOPTER_CYCLE, C_EMBRYO, C_OOB, C_TCP,
 	C_RACE_BIND, C_RACE_PEEK, C_UNLINK, C_SEND_REFUSED,
 	NR_COUNTERS
 };
 
 static const char *const counter_name[NR_COUNTERS] = {
-	"iterations", "parks", "parks_refused", "parks_busy", "adoptions",
-	"adopt_eperm", "adopt_busy", "fresh_binds", "datagrams_received",
+	"iterations", "parks", "parks_refused", "binds",
+	"adopt_eperm", "adopt_busy", "datagrams_received",
 	"peeks", "ctrunc", "gc_forced", "netns_switches", "sysctl_changes",
 	"cycles_made", "self_refs", "adopter_cycles", "embryos", "oob_skbs",
 	"tcp_listeners", "close_bind_races", "peek_gc_races", "unlinks",
@@ -868,7 +869,7 @@ static void op_adopt(void)
 		close(fd);
 		return;
 	}
-	count(C_ADOPT);
+	count(C_BIND);		/* adopting a parked queue, or a fresh socket */
 	drain_all(fd, 1);
 	if (rnd(2) && !set_delay(fd, 1 + rnd(MAX_DELAY_MS)))
 		queue_some(fd, path);
@@ -1008,7 +1009,7 @@ static void op_race_peek_gc(void)
 		return;
 	}
 	for (i = 0; i < 20; i++)
-		drain_one(sp[1], MAX_FDS_PER_MSG, true, 0) > 0 ? (void)0 : (void)0;
+		drain_one(sp[1], MAX_FDS_PER_MSG, true, 0);
 	atomic_store(&stop, 1);
 	pthread_join(t, NULL);
 	close(sp[0]);
@@ -1018,12 +1019,12 @@ static void op_race_peek_gc(void)
 
 /* --- workers ---------------------------------------------------------------- */
 
+static int cur_ns;		/* which of netns[] this worker is in */
+
 static void op_netns(void)
 {
-	static int cur;
-
-	cur = !cur;
-	if (setns(netns[cur], CLONE_NEWNET))
+	cur_ns = !cur_ns;
+	if (setns(netns[cur_ns], CLONE_NEWNET))
 		violation("setns: %s", strerror(errno));
 	count(C_NETNS);
 }
@@ -1039,7 +1040,8 @@ static void worker(int id, long long end)
 	if (id == 0 && (setgid(NOBODY) || setuid(NOBODY)))
 		_exit(3);
 
-	while (now_ms() < end && !atomic_load(&sh->stop)) {
+	while (now_ms() < end && !atomic_load(&sh->stop) &&
+	       atomic_load(&sh->count[C_ITER]) < MAX_ITERATIONS) {
 		unsigned int op = rnd(100);
 
 		count(C_ITER);
@@ -1440,9 +1442,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (!pid[i]) {
-			/* Workers 2 and 4 start in the second namespace. */
-			if (i < NR_WORKERS && (i & 1) == 0 && i)
+			/* Even workers but the first start in the second namespace. */
+			if (i < NR_WORKERS && (i & 1) == 0 && i) {
 				setns(netns[1], CLONE_NEWNET);
+				cur_ns = 1;
+			}
 			if (i == NR_WORKERS)
 				sysctl_changer(end);
 			worker(i, end);
