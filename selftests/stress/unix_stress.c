@@ -1487,9 +1487,14 @@ int main(int argc, char **argv)
 		dump_sockets();
 	now.inflight_room[0] = inflight_room(0);
 	now.inflight_room[1] = inflight_room(NOBODY);
-	tap(now.inflight_room[0] == 17 && now.inflight_room[1] == 17 &&
-	    b.inflight_room[0] == 17 && b.inflight_room[1] == 17,
-	    "unix in-flight counts of root and uid %d are back at 0 (room %d and %d, was %d and %d)",
+	/*
+	 * Programs that ran before may have left queues parked that expire
+	 * meanwhile (make check parks userlib's rendezvous as root): the
+	 * count may end below its baseline, never above.
+	 */
+	tap(now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
+	    b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
+	    "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
 	    NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
 	    b.inflight_room[1]);
 	/*
