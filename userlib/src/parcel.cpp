@@ -366,13 +366,23 @@ Result<std::size_t> send_parcel(int sock, const Parcel &p, const std::string &de
 		static thread_local std::vector<std::byte> buf;
 		int fds[kMaxFdsPerMessage];
 
-		if (auto st = check_parcel(p); !st)
-			return st.error();
 		buf.resize(kParcelHeaderSize + size);
+		// One pass over the fds: checked, named, collected.
+		std::byte *at = put(buf.data() + kParcelHeaderSize, p.fds.size(), 4);
+		for (std::size_t i = 0; i < p.fds.size(); i++) {
+			const auto &nf = p.fds[i];
+
+			if (!valid_name(nf.name) || !nf.fd)
+				return check_parcel(p).error();
+			at = put(at, nf.name.size(), 2);
+			std::memcpy(at, nf.name.data(), nf.name.size());
+			at += nf.name.size();
+			fds[i] = nf.fd.get();
+		}
+		at = put(at, p.state.size(), 4);
+		if (!p.state.empty())
+			std::memcpy(at, p.state.data(), p.state.size());
 		write_header(buf.data(), rng(), 0, 1, p.fds.size(), 0, p.fds.size(), size);
-		write_payload(buf.data() + kParcelHeaderSize, p);
-		for (std::size_t i = 0; i < p.fds.size(); i++)
-			fds[i] = p.fds[i].fd.get();
 		if (auto st = send_message(sock, buf, std::span<const int>(fds, p.fds.size()), dest);
 		    !st)
 			return std::move(st).error();
