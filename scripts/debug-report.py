@@ -90,7 +90,8 @@ def main() -> int:
     stress = {}
     queues = {}
     stress_fail = []
-    for line in program_lines(console, "stress/unix_stress"):
+    stress_lines = program_lines(console, "stress/unix_stress")
+    for line in stress_lines:
         m = STRESS_RE.match(line)
         if m:
             stress[m.group(1)] = int(m.group(2))
@@ -110,8 +111,7 @@ def main() -> int:
 
     splats = verdict.get("splats", [])
     baseline_fail = [f for f in stress_fail if "baseline" in f or "adopted or expired" in f]
-    token_leaks = sum(1 for l in program_lines(console, "stress/unix_stress")
-                      if "VIOLATION" in l and "(leak)" in l)
+    token_leaks = sum(1 for l in stress_lines if "VIOLATION" in l and "(leak)" in l)
     leaks = (kmemleak or 0) + token_leaks + len(baseline_fail)
 
     rows = [
