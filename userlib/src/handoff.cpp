@@ -48,6 +48,11 @@ Status set_delay_close(int sock, int ms, const std::string &path)
 	return Ok{};
 }
 
+bool same_file(const struct stat &a, const struct stat &b)
+{
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 } // namespace
 
 Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
@@ -65,56 +70,88 @@ Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
 	if (!sock)
 		return Error::from_errno("socket(AF_UNIX, SOCK_DGRAM)");
 
-	struct stat st;
-	bool existed = ::lstat(path.c_str(), &st) == 0;
+	// Armed before bind(): only an armed socket adopts a parked queue, and
+	// it is armed from the first instant: a crash from the moment bind()
+	// returns parks the queue again, unread.  Nothing below disarms it.
+	if (::setsockopt(sock.get(), SOL_UNIX, UNIX_DELAY_CLOSE, &delay_ms, sizeof(delay_ms))) {
+		int err = errno;
+
+		// v1 of the series took the option only once bound.
+		if (err == EADDRNOTAVAIL)
+			return Error::invalid(
+				"this kernel takes UNIX_DELAY_CLOSE only after bind() (the "
+				"series' v1): puds needs v2, which arms the socket before "
+				"bind() (kernel-patches/)", std::errc::operation_not_supported);
+		return Error::from_errno("setsockopt(" + path + ", SOL_UNIX, UNIX_DELAY_CLOSE, " +
+					 std::to_string(delay_ms) + ")", err);
+	}
+
+	struct stat before {};
+	bool existed = ::lstat(path.c_str(), &before) == 0;
 	bool unlinked = false;
 
+	// A path is unlinked only after armed bind()s of it failed with
+	// EADDRINUSE (nothing parked there that this socket may take) and no
+	// live socket answers there: unlinking the path of a parked queue
+	// would lose the queue.
 	for (;;) {
 		if (::bind(sock.get(), sa, len) == 0)
 			break;
 		int err = errno;
 
+		if (err == EADDRINUSE && !unlinked) {
+			int p = probe(*sun, len);
+			if (p == 0 || p == EPROTOTYPE)
+				return Error::invalid(
+					"another process owns " + path + " (it answers connect()): "
+					"not touching it; is the previous incarnation still running?",
+					std::errc::address_in_use);
+			if (p != ECONNREFUSED)
+				return Error::from_errno("connect(" + path + ")", p);
+
+			// No live socket.  A queue being parked right now (its
+			// owner is exiting) is found by binding once more; a
+			// stale file is not.
+			if (::bind(sock.get(), sa, len) == 0)
+				break;
+			err = errno;
+		}
+		if (err == EADDRINUSE && !unlinked) {
+			if (::lstat(path.c_str(), &before) || !S_ISSOCK(before.st_mode))
+				return Error::invalid(path + " exists and is not a socket: not touching it",
+						      std::errc::file_exists);
+			if (::unlink(path.c_str()) && errno != ENOENT)
+				return Error::from_errno("unlink(" + path + ")");
+			unlinked = true;
+			existed = false;
+			continue;
+		}
+
+		// Not bound: the socket is armed but unbound, closing it parks
+		// nothing.
 		if (err == EPERM)
 			return Error::invalid(
 				path + " holds a parked queue that this process may not adopt "
-				"(another user, another network namespace, or not a datagram "
-				"socket): left alone, never unlink it",
+				"(another user's, or refused by the socket file's permissions "
+				"or a security module): left alone, never unlink it",
 				std::errc::operation_not_permitted);
-		if (err != EADDRINUSE || unlinked)
-			return Error::from_errno("bind(" + path + ")", err);
-
-		int p = probe(*sun, len);
-		if (p == 0 || p == EPROTOTYPE)
+		if (err == EDQUOT)
 			return Error::invalid(
-				"another process owns " + path + " (it answers connect()): not "
-				"touching it; is the previous incarnation still running?",
-				std::errc::address_in_use);
-		if (p != ECONNREFUSED)
-			return Error::from_errno("connect(" + path + ")", p);
-
-		// No live socket.  A queue being parked right now is found by
-		// binding once more; a stale file is not.
-		if (::bind(sock.get(), sa, len) == 0)
-			break;
-		if (errno != EADDRINUSE)
-			continue;	// EPERM and the rest, reported above
-		if (::lstat(path.c_str(), &st) || !S_ISSOCK(st.st_mode))
-			return Error::invalid(path + " exists and is not a socket: not touching it",
-					      std::errc::file_exists);
-		if (::unlink(path.c_str()) && errno != ENOENT)
-			return Error::from_errno("unlink(" + path + ")");
-		unlinked = true;
-		existed = false;
+				"bind(" + path + "): this user is at its cap of armed sockets and "
+				"parked queues (net.unix.delay_close_max_per_user), and nothing of "
+				"its own is parked at " + path, std::errc(EDQUOT));
+		return Error::from_errno("bind(" + path + ")", err);
 	}
 
-	if (!existed && ::chmod(path.c_str(), 0600))
+	// Bound, and armed since before bind(): from here on a crash parks the
+	// queue (adopted or new) again, unread.  Every return below closes the
+	// socket armed, never disarmed.
+	struct stat now {};
+	bool adopted = existed && ::lstat(path.c_str(), &now) == 0 && same_file(before, now);
+	if (!adopted && ::chmod(path.c_str(), 0600))
 		return Error::from_errno("chmod(" + path + ", 0600)");
 
-	// From here on a crash parks the queue again, unread.
-	if (auto s = set_delay_close(sock.get(), delay_ms, path); !s)
-		return std::move(s).error();
-
-	Rendezvous rv(path, std::move(sock), existed);
+	Rendezvous rv(path, std::move(sock), adopted);
 	return rv;
 }
 

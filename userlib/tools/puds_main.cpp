@@ -62,7 +62,8 @@ const char kHelp[] =
 	"puds status\n"
 	"  Lists, from the kernel (sock_diag), the sockets of this network\n"
 	"  namespace that will park their queue (armed: a server running under\n"
-	"  puds) and the queues parked now: path, time left, datagrams, fds, uid.\n"
+	"  puds; \"(unbound)\": armed, not bound yet) and the queues parked now:\n"
+	"  path, time left, datagrams, fds, uid.\n"
 	"\n"
 	"puds check\n"
 	"  Says whether this kernel can park fds (UNIX_DELAY_CLOSE).\n";
@@ -88,10 +89,11 @@ const char *hint_for(const Error &e)
 		return "if the previous server is still shutting down, wait for it; if it "
 		       "is a different program, choose another --park path";
 	if (e.code == std::errc::operation_not_permitted)
-		return "the parked listeners belong to another user or network namespace; "
-		       "run as that user, or wait for them to expire";
+		return "the parked listeners belong to another user (or the socket file's "
+		       "permissions or a security module refuse them); run as that user, "
+		       "or wait for them to expire";
 	if (e.code == std::error_code(EDQUOT, std::generic_category()))
-		return "this user has too many parked queues "
+		return "this user has too many armed sockets and parked queues "
 		       "(net.unix.delay_close_max_per_user)";
 	return nullptr;
 }
@@ -257,7 +259,8 @@ int puds_main(int argc, char **argv)
 			std::printf("%-9s %10s %8u %5u %6u %10u  %s\n", e.state_name(),
 				    e.state == DelayCloseEntry::State::armed
 					    ? "-" : std::to_string(e.remaining_ms).c_str(),
-				    e.queued, e.fds, e.uid, e.ino, e.path.c_str());
+				    e.queued, e.fds, e.uid, e.ino,
+				    e.path.empty() ? "(unbound)" : e.path.c_str());
 		if (list->empty())
 			std::puts("(no socket with UNIX_DELAY_CLOSE, nothing parked)");
 		return 0;

@@ -4,9 +4,10 @@
 // next incarnation.  No process holds the fds between two incarnations,
 // and a crash at any moment loses nothing:
 //
-//   open()     binds the path: adopts a parked queue if one is there, and
-//              sets UNIX_DELAY_CLOSE at once, so that a crash from then on
-//              parks the queue again, unread;
+//   open()     sets UNIX_DELAY_CLOSE on a new socket, then binds the path:
+//              only an armed socket adopts the queue parked there, and it
+//              is armed from the first instant, so that a crash from the
+//              moment bind() returns parks the queue again, unread;
 //   reclaim()  reads the parcel with MSG_PEEK (SO_PEEK_OFF): the datagrams
 //              stay queued, the caller gets copies of the fds;
 //
@@ -33,11 +34,16 @@ namespace puds {
 
 class Rendezvous {
 public:
-	// Bind @path, creating it, adopting a parked queue, or cleaning up a
-	// stale socket file.  Never touches a path whose owner is alive
-	// (EADDRINUSE: "another process owns ...") nor a parked queue this
-	// process may not take (EPERM).  Sets UNIX_DELAY_CLOSE to @delay_ms;
-	// fails with operation_not_supported on a kernel without it.
+	// Set UNIX_DELAY_CLOSE to @delay_ms on a new socket, then bind @path:
+	// adopting the queue parked there, creating the path, or cleaning up a
+	// stale socket file (only once an armed bind() said EADDRINUSE: nothing
+	// parked there for this process).  Never touches a path whose owner is
+	// alive (EADDRINUSE: "another process owns ...") nor a parked queue
+	// this process may not take (EPERM).  Fails with
+	// operation_not_supported on a kernel without UNIX_DELAY_CLOSE (or
+	// with the series' v1, which took it only after bind()).  Once bound,
+	// the socket is never disarmed but by set_delay(0): an error or a
+	// crash after open() parks the queue again.
 	static Result<Rendezvous> open(const std::string &path, int delay_ms);
 
 	const std::string &path() const { return path_; }
@@ -57,7 +63,8 @@ public:
 	// @p again.  Not found: not an error, @p is parked unchanged.
 	Status forget(Parcel &p, std::string_view name);
 
-	// Change UNIX_DELAY_CLOSE (0: a clean shutdown, nothing to hand over).
+	// Change UNIX_DELAY_CLOSE (0: a clean shutdown, nothing to hand over:
+	// closing the socket then drops its queue).
 	Status set_delay(int delay_ms);
 
 private:

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The handoff on the patched kernel (guest, make check): park, die, reclaim,
-// and accept the connections made in the gap; a crash at each step of a
-// handoff loses nothing; stale, live and foreign paths are told apart;
-// forget() lets a peer see close.  TAP, one line per case.
+// and accept the connections made in the gap (a socket without the option
+// gets EADDRINUSE meanwhile, the adopter reports its own delay); a crash at
+// each step of a handoff, right after open() included, loses nothing;
+// stale, live and foreign paths are told apart; forget() lets a peer see
+// close.  TAP, one line per case.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/un_delay_close.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -135,10 +140,26 @@ void first_start_then_handoff_across_sigkill()
 		clients.push_back(c);
 	}
 
+	// A socket without UNIX_DELAY_CLOSE never adopts: EADDRINUSE, and the
+	// queue stays parked for the armed one.
+	{
+		sockaddr_un sun{};
+		sun.sun_family = AF_UNIX;
+		std::strcpy(sun.sun_path, rp.c_str());
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+		CHECK(bind(s, reinterpret_cast<sockaddr *>(&sun), sizeof(sun)) == -1 &&
+		      errno == EADDRINUSE);
+		close(s);
+	}
+
 	st = in_child([&] {
-		auto rv = Rendezvous::open(rp, 10000);
+		auto rv = Rendezvous::open(rp, 7000);
 		REQUIRE_OK(rv);
 		CHECK(rv->adopted());
+		// Armed since before bind(), with its own delay: nothing inherited.
+		int ms = -1;
+		socklen_t len = sizeof(ms);
+		CHECK(getsockopt(rv->fd(), SOL_UNIX, UNIX_DELAY_CLOSE, &ms, &len) == 0 && ms == 7000);
 		auto p = rv->reclaim();
 		REQUIRE_OK(p);
 		CHECK(state_of(*p) == "gen1");
