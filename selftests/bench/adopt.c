@@ -4,9 +4,11 @@
  * run in the guest by `make bench` (scripts/bench.py).  Each line:
  * "BENCH <name> <value>", times the fastest of REPEAT runs (ns per op).
  *
- *   adopt_N             socket() + bind() that adopts a parked queue of one
- *                       datagram with N fds + recvmsg() of them (parking the
- *                       queue before each op is not timed)
+ *   adopt_N             socket() + setsockopt(UNIX_DELAY_CLOSE) + bind() that
+ *                       adopts a parked queue of one datagram with N fds +
+ *                       recvmsg() of them (only an armed socket adopts, so
+ *                       arming is part of it; parking the queue before each
+ *                       op and disarming the adopter after it are not timed)
  *   live_N              socket() + bind() of a fresh path + recvmsg() of N
  *                       fds from a live socket: the same work, no adoption
  *   adopt_1_parked_K    adopt_1 while K other queues are parked
@@ -59,12 +61,14 @@ static socklen_t addr(struct sockaddr_un *sun, const char *path)
 	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
 }
 
-static int bound(const char *path)
+/* A socket bound to @path, armed with @ms before bind() unless 0. */
+static int bound(const char *path, int ms)
 {
 	struct sockaddr_un sun;
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, addr(&sun, path)))
+	if (fd < 0 || (ms && setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) ||
+	    bind(fd, (struct sockaddr *)&sun, addr(&sun, path)))
 		return -1;
 	return fd;
 }
@@ -125,9 +129,9 @@ static void close_all(int *fds, int n)
 /* Park a queue of one datagram with @n fds at @path. */
 static void park(const char *path, int n)
 {
-	int fd = bound(path), ms = DELAY_MS;
+	int fd = bound(path, DELAY_MS);
 
-	if (fd < 0 || setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)))
+	if (fd < 0)
 		die("park");
 	if (n)
 		send_fds(fd, path, n);
@@ -144,7 +148,7 @@ static int cmp(const void *a, const void *b)
 /* Adopting a queue of @n fds, or (@live) doing the same work without. */
 static long long one_op(int n, int live, int lfd)
 {
-	int fds[SCM_MAX_FD], fd, got;
+	int fds[SCM_MAX_FD], fd, got, off = 0;
 	long long t;
 
 	if (!live)
@@ -153,7 +157,7 @@ static long long one_op(int n, int live, int lfd)
 		send_fds(lfd, "live.sock", n);
 
 	t = now_ns();
-	fd = bound(live ? "fresh.sock" : "adopt.sock");
+	fd = live ? bound("fresh.sock", 0) : bound("adopt.sock", DELAY_MS);
 	if (fd < 0)
 		die(live ? "bind" : "bind (adopt)");
 	got = recv_fds(live ? lfd : fd, fds);
@@ -162,6 +166,9 @@ static long long one_op(int n, int live, int lfd)
 	if (got != n)
 		die("fds lost");
 	close_all(fds, got);
+	/* The adopter is armed: disarmed, its close parks nothing. */
+	if (!live && setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &off, sizeof(off)))
+		die("disarm the adopter");
 	close(fd);
 	unlink(live ? "fresh.sock" : "adopt.sock");
 	return t;
@@ -239,7 +246,7 @@ int main(int argc, char **argv)
 	mkdir("q", 0755);
 	unlink("adopt.sock");
 	unlink("live.sock");
-	lfd = bound("live.sock");
+	lfd = bound("live.sock", 0);
 	if (lfd < 0)
 		die("live socket");
 
@@ -268,7 +275,7 @@ int main(int argc, char **argv)
 	before = slab_kb();
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "q/live%d", i);
-		if (bound(name) < 0)
+		if (bound(name, 0) < 0)
 			die("live sockets");
 	}
 	after = slab_kb();

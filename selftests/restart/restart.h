@@ -452,11 +452,14 @@ static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 		}
 	}
 	if (cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL) {
-		/* Park before serving: a crash at any moment leaves the listener parked. */
+		/*
+		 * Park before serving: a crash at any moment leaves the listener
+		 * parked.  Armed before bind(), as every rendezvous socket is.
+		 */
 		one = cfg->delay_ms;
 		park = socket(AF_UNIX, SOCK_DGRAM, 0);
-		if (park < 0 || bind(park, (struct sockaddr *)&sun, rs_unix_addr(&sun, RS_PARK)) ||
-		    setsockopt(park, SOL_UNIX, UNIX_DELAY_CLOSE, &one, sizeof(one)) ||
+		if (park < 0 || setsockopt(park, SOL_UNIX, UNIX_DELAY_CLOSE, &one, sizeof(one)) ||
+		    bind(park, (struct sockaddr *)&sun, rs_unix_addr(&sun, RS_PARK)) ||
 		    rs_send_fd(park, RS_PARK, lfd)) {
 			rs_fail(sh, "old: park the listener");
 			_exit(1);
@@ -485,7 +488,7 @@ static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd)
 {
 	struct sockaddr_un sun;
-	int lfd = -1, s;
+	int lfd = -1, s = -1, ms = cfg->delay_ms;
 
 	switch (cfg->sc) {
 	case RS_SCM_RIGHTS:
@@ -496,10 +499,15 @@ static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 		break;
 	case RS_PUDS_EXIT:
 	case RS_PUDS_KILL:
+		/* Only a socket armed before bind() adopts the parked queue. */
 		s = socket(AF_UNIX, SOCK_DGRAM, 0);
-		if (s >= 0 && !bind(s, (struct sockaddr *)&sun, rs_unix_addr(&sun, RS_PARK)))
+		if (s >= 0 && !setsockopt(s, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)) &&
+		    !bind(s, (struct sockaddr *)&sun, rs_unix_addr(&sun, RS_PARK)))
 			lfd = rs_recv_fd(s);
-		/* Keep @s: it holds nothing now, and a real server would park again. */
+		/*
+		 * Keep @s, armed: it holds nothing now, and a real server would
+		 * park again.  It is disarmed at the graceful exit below.
+		 */
 		break;
 	default:
 		lfd = rs_tcp_listener(cfg, rs_reuseport(cfg->sc));
@@ -525,6 +533,13 @@ static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	sh->new_listen_us = rs_now_us();
 	rs_serve(sh, lfd, cmd, true);
+	/*
+	 * 'x': a graceful exit with nothing to hand over: disarm, so that
+	 * nothing parks (the run counts exactly one park and one adoption).
+	 */
+	ms = 0;
+	if (s >= 0 && setsockopt(s, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)))
+		rs_fail(sh, "new: disarm the rendezvous at exit");
 	_exit(0);
 }
 
