@@ -4,21 +4,36 @@
  *
  * Written from the interface specification only:
  *
- *   setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(int)) on an
- *   AF_UNIX SOCK_DGRAM socket bound to a filesystem path keeps its receive
- *   queue (with the SCM_RIGHTS fds in it) alive for ms after the socket is
- *   released.  A later bind() of the same path by a SOCK_DGRAM socket of the
- *   same euid, in the same network namespace, adopts the queue; anyone else
- *   gets EPERM and the queue stays for the rightful owner.
+ *   setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(int)) arms an
+ *   AF_UNIX SOCK_DGRAM socket, unbound or bound to a filesystem path (one
+ *   bound to an abstract name, or autobound: EADDRNOTAVAIL).  An armed
+ *   socket bound to a path keeps its receive queue (with the SCM_RIGHTS
+ *   fds in it) alive for ms after it is released.  A later bind() of the
+ *   same path by a SOCK_DGRAM socket armed before bind(), of the same euid
+ *   and in the same network namespace, adopts the queue and is armed from
+ *   that instant with its own delay (getsockopt reports it; a SIGKILL right
+ *   after bind() parks the queue again, unread).  Another uid's armed
+ *   socket gets EPERM; a socket without the option, or one in another
+ *   network namespace, gets EADDRINUSE; the queue stays for the rightful
+ *   owner either way.
  *
  * Scenarios (TAP version 13 output, one line per check):
  *
- *   exit     a child parks a TCP listener and exits normally; clients
- *            connect while no process holds the listener; the parent adopts
- *            the queue and accepts them.
+ *   exit     a child arms a socket, binds it, parks a TCP listener and
+ *            exits normally; clients connect while no process holds the
+ *            listener; a bind() without the option gets EADDRINUSE; the
+ *            parent arms a socket with its own delay, binds: it adopts the
+ *            queue, accepts the clients and reports its own delay.
  *   sigkill  the same, the parking child dies by SIGKILL.
- *   refusal  a child parks a listener; binds by uid 65534 and from another
- *            network namespace get EPERM; the owner then adopts it.
+ *   refusal  a child parks a listener; an armed bind by uid 65534 gets
+ *            EPERM, one from another network namespace EADDRINUSE; the
+ *            owner then adopts it.
+ *   rekill   a child parks a listener and a pipe's two ends (two
+ *            datagrams); an adopter, armed before bind(), is SIGKILLed
+ *            right after bind() returns; the queue parks again, unread,
+ *            and the next armed bind() adopts both datagrams with every fd.
+ *   option   setsockopt on an unbound socket works (set, read back,
+ *            disarm); on an abstract-bound or autobound one EADDRNOTAVAIL.
  *
  * Runs as root, in a writable working directory, with loopback up.  The
  * whole run is bounded by alarm(); every wait uses a poll timeout.
@@ -48,12 +63,15 @@
 
 #include <linux/un_delay_close.h>
 
-#define NUM_CHECKS	16
+#define NUM_CHECKS	25
 
 #define DELAY_MS	30000		/* parked lifetime; <= default max 60000 */
+#define ADOPTER_DELAY_MS 20000		/* an adopter's own, unlike the parker's */
 #define K_CLIENTS	5
 #define MAX_FDS		8		/* room for more fds than expected */
 #define TAG		"handoff-listener-v1"
+#define TAG2		"handoff-pipe"	/* rekill: the second datagram */
+#define PIPE_MSG	"pipe-token"	/* what the parked pipe holds */
 #define NOBODY		65534
 
 #define IO_TIMEOUT_MS	5000		/* any single poll() */
@@ -63,6 +81,7 @@
 
 #define PATH_EXIT	"handoff_exit.sock"
 #define PATH_KILL	"handoff_sigkill.sock"
+#define PATH_REKILL	"handoff_rekill.sock"
 #define REFUSAL_DIR	"handoff_refusal.d"
 #define REFUSAL_NAME	"sock"
 #define PATH_REFUSAL	REFUSAL_DIR "/" REFUSAL_NAME
@@ -163,8 +182,45 @@ static int fill_addr(struct sockaddr_un *addr, socklen_t *len, const char *path)
 	return 0;
 }
 
-/* New SOCK_DGRAM socket bound to path; -1 (errno kept) if bind fails. */
-static int unix_dgram_bind(const char *path)
+/* setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, ms); -1 (errno kept, g_err set). */
+static int set_delay(int fd, int ms)
+{
+	int e;
+
+	if (setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) {
+		e = errno;
+		snprintf(g_err, sizeof(g_err),
+			 "setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, %d): %s (errno %d)",
+			 ms, strerror(e), e);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE): true if it gives exactly @want. */
+static bool delay_is(int fd, int want)
+{
+	socklen_t len = sizeof(int);
+	int got = -1;
+
+	if (getsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
+		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+		return false;
+	}
+	if (len != sizeof(got) || got != want) {
+		seterrmsg("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected %d",
+			  got, (unsigned int)len, want);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * New SOCK_DGRAM socket bound to path, armed with UNIX_DELAY_CLOSE = arm_ms
+ * before bind() unless arm_ms is 0; -1 (errno kept) if either fails.
+ */
+static int unix_dgram_bind(const char *path, int arm_ms)
 {
 	struct sockaddr_un addr;
 	socklen_t len;
@@ -175,6 +231,12 @@ static int unix_dgram_bind(const char *path)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		seterr("socket(AF_UNIX, SOCK_DGRAM)");
+		return -1;
+	}
+	if (arm_ms && set_delay(fd, arm_ms)) {
+		e = errno;
+		close(fd);
+		errno = e;
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&addr, len)) {
@@ -612,40 +674,52 @@ struct park_args {
 	const char *path;
 	bool chmod_sock;	/* chmod the socket file 0777 after bind */
 	bool sigkill;		/* die by SIGKILL instead of exiting */
+	bool pipe_too;		/* a second datagram: a pipe's two ends */
 };
+
+/* Send TAG2 with both ends of a new pipe holding PIPE_MSG to path. */
+static int send_pipe(int u, const char *path)
+{
+	int p[2], ret;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		seterr("pipe2");
+		return -1;
+	}
+	if (write(p[1], PIPE_MSG, strlen(PIPE_MSG)) != (ssize_t)strlen(PIPE_MSG)) {
+		seterr("write(pipe)");
+		ret = -1;
+	} else {
+		ret = send_fds(u, path, TAG2, strlen(TAG2), p, 2);
+	}
+	close(p[0]);
+	close(p[1]);
+	return ret;
+}
 
 static void park_child_main(void *arg, int wfd)
 {
 	const struct park_args *a = arg;
 	struct child_report r;
-	int lfd, u, ms = DELAY_MS, got = -1;
-	socklen_t len = sizeof(got);
+	int lfd, u;
 
 	memset(&r, 0, sizeof(r));
 	lfd = tcp_listener(&r.port);
 	if (lfd < 0)
 		child_fail(wfd, &r);
-	u = unix_dgram_bind(a->path);
+	/* Armed before bind(), as v2 asks of every socket that may park. */
+	u = unix_dgram_bind(a->path, DELAY_MS);
 	if (u < 0)
 		child_fail(wfd, &r);
 	if (a->chmod_sock && chmod(a->path, 0777)) {
 		seterr("chmod(socket file, 0777)");
 		child_fail(wfd, &r);
 	}
-	if (setsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) {
-		seterr("setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+	if (!delay_is(u, DELAY_MS))
 		child_fail(wfd, &r);
-	}
-	if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
-		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-		child_fail(wfd, &r);
-	}
-	if (len != sizeof(got) || got != ms) {
-		seterrmsg("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected %d",
-			  got, (unsigned int)len, ms);
-		child_fail(wfd, &r);
-	}
 	if (send_fds(u, a->path, TAG, strlen(TAG), &lfd, 1))
+		child_fail(wfd, &r);
+	if (a->pipe_too && send_pipe(u, a->path))
 		child_fail(wfd, &r);
 
 	r.ok = 1;
@@ -660,10 +734,10 @@ static void park_child_main(void *arg, int wfd)
 
 /* Run a parking child; true if it parked and ended as expected. */
 static bool park_listener(const char *label, const char *path, bool chmod_sock,
-			  bool sigkill, int *port)
+			  bool sigkill, bool pipe_too, int *port)
 {
 	struct park_args a = { .path = path, .chmod_sock = chmod_sock,
-			       .sigkill = sigkill };
+			       .sigkill = sigkill, .pipe_too = pipe_too };
 	struct child_report r;
 	char how[96];
 	bool have, ended_ok;
@@ -741,11 +815,12 @@ static void refuse_child_main(void *arg, int wfd)
 		}
 	}
 
-	u = unix_dgram_bind(path);
+	/* Armed before bind(): a socket without the option never adopts. */
+	u = unix_dgram_bind(path, DELAY_MS);
 	r.ok = 1;
 	r.ret = u < 0 ? -1 : 0;
 	r.err = u < 0 ? errno : 0;
-	if (u < 0 && r.err != EPERM)
+	if (u < 0)
 		snprintf(r.what, sizeof(r.what), "%s", g_err);
 	child_send(wfd, &r);
 	_exit(0);
@@ -756,7 +831,7 @@ static bool refused_bind(const char *label, const char *who, enum refusal mode)
 	struct refuse_args a = { .mode = mode };
 	struct child_report r;
 	char how[96];
-	int status;
+	int status, want = mode == REFUSE_UID ? EPERM : EADDRINUSE;
 	bool have, ok = false;
 
 	have = run_child(refuse_child_main, &a, &r, &status);
@@ -765,10 +840,10 @@ static bool refused_bind(const char *label, const char *who, enum refusal mode)
 	} else if (!r.ok) {
 		diag("%s: %s child setup failed: %s", label, who, r.what);
 	} else if (r.ret == 0) {
-		diag("%s: %s: bind(%s) returned 0, expected EPERM", label, who,
-		     PATH_REFUSAL);
-	} else if (r.err != EPERM) {
-		diag("%s: %s: %s; expected EPERM", label, who, r.what);
+		diag("%s: %s: armed bind(%s) returned 0, expected %s", label, who,
+		     PATH_REFUSAL, strerror(want));
+	} else if (r.err != want) {
+		diag("%s: %s: %s; expected %s", label, who, r.what, strerror(want));
 	} else {
 		ok = true;
 	}
@@ -836,35 +911,66 @@ static int receive_listener(const char *label, int u)
 	return fds[0];
 }
 
-/* Bind path as the successor; returns the fd or -1 (diagnosed). */
+/*
+ * Bind path as the successor, armed before bind() with ADOPTER_DELAY_MS;
+ * returns the fd or -1 (diagnosed).
+ */
 static int successor_bind(const char *label, const char *path)
 {
-	int u = unix_dgram_bind(path);
+	int u = unix_dgram_bind(path, ADOPTER_DELAY_MS);
 
 	if (u < 0)
 		diag("%s: %s", label, g_err);
 	return u;
 }
 
+/* bind() of a parked path without the option: true if EADDRINUSE. */
+static bool unarmed_bind_refused(const char *label, const char *path)
+{
+	int u = unix_dgram_bind(path, 0);
+
+	if (u >= 0) {
+		diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
+		     label, path);
+		close(u);
+		return false;
+	}
+	if (errno != EADDRINUSE) {
+		diag("%s: %s, expected EADDRINUSE", label, g_err);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Close an adopter.  It is armed: disarmed first, so that its close parks
+ * nothing (the test is done with the path).
+ */
+static void disarm_close(const char *label, int *u)
+{
+	if (*u >= 0 && set_delay(*u, 0))
+		diag("%s: disarming the adopter: %s", label, g_err);
+	close_fd(u);
+}
+
 /* ------------------------------------------------------------------ */
 /* Scenarios                                                           */
 
-/* Checks 1-5 (exit) and 6-10 (sigkill). */
+/* Checks 1-6 (exit) and 7-12 (sigkill). */
 static void scenario_handoff(const char *label, const char *path, bool sigkill)
 {
 	int clients[K_CLIENTS];
-	int u = -1, lfd = -1, port = 0, nclients = 0, i, val = -1;
-	socklen_t len = sizeof(val);
-	bool parked, accepted = false, zero = false;
+	int u = -1, lfd = -1, port = 0, nclients = 0, i;
+	bool parked, accepted = false, own = false, busy = false;
 
 	for (i = 0; i < K_CLIENTS; i++)
 		clients[i] = -1;
 	unlink(path);
 
-	parked = park_listener(label, path, false, sigkill, &port);
+	parked = park_listener(label, path, false, sigkill, false, &port);
 	report(parked,
-	       "%s: child parked a TCP listener at %s (UNIX_DELAY_CLOSE=%d) and %s",
-	       label, path, DELAY_MS,
+	       "%s: child armed a socket (UNIX_DELAY_CLOSE=%d) before bind(%s), parked a TCP listener and %s",
+	       label, DELAY_MS, path,
 	       sigkill ? "was killed by SIGKILL" : "exited normally");
 
 	/* No process holds the listener now: the clients connect. */
@@ -880,8 +986,19 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 		}
 	}
 
+	/* A socket without the option never adopts; the queue stays. */
+	if (parked)
+		busy = unarmed_bind_refused(label, path);
+	else
+		diag("%s: skipped: nothing parked", label);
+	report(busy,
+	       "%s: bind(%s) of a socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
+	       label, path);
+
 	u = successor_bind(label, path);
-	report(u >= 0, "%s: successor bind(%s) returns 0", label, path);
+	report(u >= 0,
+	       "%s: successor armed with UNIX_DELAY_CLOSE=%d before bind(%s): bind returns 0",
+	       label, ADOPTER_DELAY_MS, path);
 
 	if (u >= 0)
 		lfd = receive_listener(label, u);
@@ -903,28 +1020,24 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	       label, K_CLIENTS);
 
 	if (u >= 0) {
-		if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &val, &len)) {
-			seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-			diag("%s: adopter: %s", label, g_err);
-		} else if (len != sizeof(val) || val != 0) {
-			diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected 0",
-			     label, val, (unsigned int)len);
-		} else {
-			zero = true;
-		}
+		own = delay_is(u, ADOPTER_DELAY_MS);
+		if (!own)
+			diag("%s: adopter: %s (its own; the parker's was %d)",
+			     label, g_err, DELAY_MS);
 	} else {
 		diag("%s: skipped: no adopted socket", label);
 	}
-	report(zero, "%s: adopter's UNIX_DELAY_CLOSE is 0 (not inherited)", label);
+	report(own, "%s: adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d (nothing inherited)",
+	       label, ADOPTER_DELAY_MS);
 
 	for (i = 0; i < K_CLIENTS; i++)
 		close_fd(&clients[i]);
 	close_fd(&lfd);
-	close_fd(&u);
+	disarm_close(label, &u);
 	unlink(path);
 }
 
-/* Checks 11-16. */
+/* Checks 13-18. */
 static void scenario_refusals(void)
 {
 	const char *label = "refusal";
@@ -942,23 +1055,23 @@ static void scenario_refusals(void)
 	}
 	unlink(PATH_REFUSAL);
 
-	parked = park_listener(label, PATH_REFUSAL, true, false, &port);
+	parked = park_listener(label, PATH_REFUSAL, true, false, false, &port);
 	report(parked,
 	       "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
 	       label, PATH_REFUSAL);
 
 	snprintf(who, sizeof(who), "uid/gid %d", NOBODY);
 	report(refused_bind(label, who, REFUSE_UID),
-	       "%s: bind(%s) as uid/gid %d fails with EPERM",
+	       "%s: armed bind(%s) as uid/gid %d fails with EPERM",
 	       label, PATH_REFUSAL, NOBODY);
 
 	report(refused_bind(label, "new netns", REFUSE_NETNS),
-	       "%s: bind(%s) after unshare(CLONE_NEWNET) fails with EPERM",
+	       "%s: armed bind(%s) after unshare(CLONE_NEWNET) fails with EADDRINUSE (parked queues are per netns)",
 	       label, PATH_REFUSAL);
 
 	u = successor_bind(label, PATH_REFUSAL);
 	report(u >= 0,
-	       "%s: owner (root, same netns) bind(%s) returns 0 after both refusals",
+	       "%s: owner (root, same netns, armed) bind(%s) returns 0 after both refusals",
 	       label, PATH_REFUSAL);
 
 	if (u >= 0)
@@ -984,9 +1097,232 @@ static void scenario_refusals(void)
 
 	close_fd(&c);
 	close_fd(&lfd);
-	close_fd(&u);
+	disarm_close(label, &u);
 	unlink(PATH_REFUSAL);
 	rmdir(REFUSAL_DIR);
+}
+
+/* --- an adopter killed right after bind() --------------------------- */
+
+static void kill_adopter_main(void *arg, int wfd)
+{
+	const char *path = arg;
+	struct child_report r;
+	int u;
+
+	memset(&r, 0, sizeof(r));
+	u = unix_dgram_bind(path, ADOPTER_DELAY_MS);
+	if (u < 0)
+		child_fail(wfd, &r);
+	/* Bound: report, and die before reading anything. */
+	r.ok = 1;
+	child_send(wfd, &r);
+	raise(SIGKILL);
+	_exit(3);
+}
+
+/*
+ * Receive the second datagram of the rekill parcel: TAG2 with both ends
+ * of the pipe, whose content is still PIPE_MSG.  True if so.
+ */
+static bool receive_pipe(const char *label, int u)
+{
+	char buf[64], got[sizeof(PIPE_MSG)];
+	int fds[MAX_FDS], nfds = 0, i;
+	ssize_t n;
+	bool ok = false;
+
+	n = recv_fds(u, buf, sizeof(buf), fds, &nfds, IO_TIMEOUT_MS);
+	if (n < 0) {
+		diag("%s: second datagram: %s", label, g_err);
+		return false;
+	}
+	if (nfds != 2) {
+		diag("%s: second datagram: %d fds, expected 2", label, nfds);
+	} else if ((size_t)n != strlen(TAG2) || memcmp(buf, TAG2, strlen(TAG2))) {
+		diag("%s: second datagram: data '%.*s' (%zd bytes), expected '%s'",
+		     label, (int)n, buf, n, TAG2);
+	} else if ((fcntl(fds[0], F_GETFL) & O_ACCMODE) != O_RDONLY ||
+		   (fcntl(fds[1], F_GETFL) & O_ACCMODE) != O_WRONLY) {
+		diag("%s: second datagram: the fds are not a pipe's read and write ends",
+		     label);
+	} else if (read_exact(fds[0], got, strlen(PIPE_MSG))) {
+		diag("%s: the parked pipe: %s", label, g_err);
+	} else if (memcmp(got, PIPE_MSG, strlen(PIPE_MSG))) {
+		diag("%s: the parked pipe holds '%.*s', expected '%s'", label,
+		     (int)strlen(PIPE_MSG), got, PIPE_MSG);
+	} else {
+		ok = true;
+	}
+	for (i = 0; i < nfds; i++)
+		close_fd(&fds[i]);
+	return ok;
+}
+
+/* Checks 19-23. */
+static void scenario_rekill(void)
+{
+	const char *label = "rekill", *path = PATH_REKILL;
+	struct child_report r;
+	int clients[K_CLIENTS];
+	int u = -1, lfd = -1, port = 0, nclients = 0, status, i;
+	bool parked, killed = false, all = false, accepted = false;
+	char how[96];
+
+	for (i = 0; i < K_CLIENTS; i++)
+		clients[i] = -1;
+	unlink(path);
+
+	parked = park_listener(label, path, false, true, true, &port);
+	report(parked,
+	       "%s: child parked a TCP listener and a pipe's two ends (2 datagrams) at %s and was killed by SIGKILL",
+	       label, path);
+
+	if (parked) {
+		if (!run_child(kill_adopter_main, (void *)path, &r, &status))
+			diag("%s: adopter child: %s", label, g_err);
+		else if (!r.ok)
+			diag("%s: adopter child: %s", label, r.what);
+		else if (status == -1 || !WIFSIGNALED(status) ||
+			 WTERMSIG(status) != SIGKILL) {
+			describe_status(status, how, sizeof(how));
+			diag("%s: adopter child %s, expected death by SIGKILL", label, how);
+		} else {
+			killed = true;
+		}
+	} else {
+		diag("%s: skipped: nothing parked", label);
+	}
+	report(killed,
+	       "%s: an adopter armed before bind(%s) got 0 and was SIGKILLed right after, reading nothing",
+	       label, path);
+
+	/* The queue parked again: the listener still takes connections. */
+	if (killed) {
+		for (i = 0; i < K_CLIENTS; i++) {
+			clients[i] = tcp_client(port, i);
+			if (clients[i] < 0) {
+				diag("%s: client %d to 127.0.0.1:%d after the adopter died: %s",
+				     label, i, port, g_err);
+				break;
+			}
+			nclients++;
+		}
+	}
+
+	if (killed)
+		u = successor_bind(label, path);
+	else
+		diag("%s: skipped: no killed adopter", label);
+	report(u >= 0,
+	       "%s: the next armed bind(%s) returns 0: the queue had parked again",
+	       label, path);
+
+	if (u >= 0) {
+		char extra[64];
+		int fds[MAX_FDS], nfds = 0;
+
+		lfd = receive_listener(label, u);
+		if (lfd >= 0 && receive_pipe(label, u)) {
+			/* And nothing else: the first adopter read nothing. */
+			if (recv_fds(u, extra, sizeof(extra), fds, &nfds, 0) >= 0) {
+				diag("%s: a third datagram was queued", label);
+				for (i = 0; i < nfds; i++)
+					close(fds[i]);
+			} else {
+				all = true;
+			}
+		}
+	} else {
+		diag("%s: skipped: nothing adopted", label);
+	}
+	report(all,
+	       "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
+	       label);
+
+	if (lfd >= 0 && nclients == K_CLIENTS)
+		accepted = accept_clients(label, lfd, K_CLIENTS,
+					  (1u << K_CLIENTS) - 1);
+	else
+		diag("%s: skipped: %s", label,
+		     lfd < 0 ? "no listener received" :
+			       "not all clients connected");
+	report(accepted,
+	       "%s: the listener accepts all %d connections made after the adopter died",
+	       label, K_CLIENTS);
+
+	for (i = 0; i < K_CLIENTS; i++)
+		close_fd(&clients[i]);
+	close_fd(&lfd);
+	disarm_close(label, &u);
+	unlink(path);
+}
+
+/* --- the option on unbound and abstract sockets ---------------------- */
+
+/* Checks 24-25. */
+static void scenario_option(void)
+{
+	const char *label = "option";
+	struct sockaddr_un addr;
+	socklen_t len;
+	int fd, i, ms = 1234;
+	bool ok = false;
+
+	/* 24: an unbound socket takes the option, reports it, is disarmed. */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		seterr("socket(AF_UNIX, SOCK_DGRAM)");
+		diag("%s: %s", label, g_err);
+	} else if (set_delay(fd, ms) || !delay_is(fd, ms) ||
+		   set_delay(fd, 0) || !delay_is(fd, 0)) {
+		diag("%s: unbound socket: %s", label, g_err);
+	} else {
+		ok = true;
+	}
+	close_fd(&fd);
+	report(ok,
+	       "%s: setsockopt(UNIX_DELAY_CLOSE, %d) on an unbound socket returns 0, getsockopt gives %d, 0 disarms",
+	       label, ms, ms);
+
+	/* 25: abstract-bound and autobound sockets: EADDRNOTAVAIL. */
+	ok = true;
+	for (i = 0; i < 2; i++) {
+		const char *what = i ? "autobound" : "abstract-bound";
+
+		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			seterr("socket(AF_UNIX, SOCK_DGRAM)");
+			diag("%s: %s", label, g_err);
+			ok = false;
+			continue;
+		}
+		memset(&addr, 0, sizeof(addr));
+		addr.sun_family = AF_UNIX;
+		if (i) {
+			len = sizeof(sa_family_t);
+		} else {
+			len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+				snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1,
+					 "handoff_check.%d", (int)getpid()));
+		}
+		if (bind(fd, (struct sockaddr *)&addr, len)) {
+			seterr("bind");
+			diag("%s: %s: %s", label, what, g_err);
+			ok = false;
+		} else if (!set_delay(fd, ms)) {
+			diag("%s: %s: setsockopt(UNIX_DELAY_CLOSE, %d) returned 0, expected EADDRNOTAVAIL",
+			     label, what, ms);
+			ok = false;
+		} else if (errno != EADDRNOTAVAIL) {
+			diag("%s: %s: %s, expected EADDRNOTAVAIL", label, what, g_err);
+			ok = false;
+		}
+		close_fd(&fd);
+	}
+	report(ok,
+	       "%s: setsockopt(UNIX_DELAY_CLOSE) on an abstract-bound and an autobound socket fails with EADDRNOTAVAIL",
+	       label);
 }
 
 int main(void)
@@ -1011,6 +1347,8 @@ int main(void)
 	scenario_handoff("exit", PATH_EXIT, false);
 	scenario_handoff("sigkill", PATH_KILL, true);
 	scenario_refusals();
+	scenario_rekill();
+	scenario_option();
 
 	if (g_test != NUM_CHECKS) {
 		diag("internal error: %d checks reported, %d planned",
