@@ -19,9 +19,13 @@
  * network namespace (unshare(CLONE_NEWNET) first): the sum of the "sockets"
  * column of the "UNIX*" lines of /proc/net/protocols.
  *
+ *   Only a socket that set UNIX_DELAY_CLOSE before bind() adopts: bind() of
+ *   a parked path by a socket without it fails with EADDRINUSE and leaves
+ *   the queue parked; the adopter reports its own delay.
+ *
  * The parking child (every round):
- *   - binds a SOCK_DGRAM socket D to the rendezvous path P and sets
- *     UNIX_DELAY_CLOSE on it;
+ *   - sets UNIX_DELAY_CLOSE on a SOCK_DGRAM socket D, then binds it to the
+ *     rendezvous path P;
  *   - creates a unix SOCK_STREAM listener bound to the path L;
  *   - creates socketpair(AF_UNIX, SOCK_STREAM) a, b and makes them hold each
  *     other: b's fd is sent over b (it waits in a's receive queue, data
@@ -35,14 +39,18 @@
  *   expire       a client connects to L while the queue is parked; nobody
  *                adopts; the queue expires and everything it held is
  *                released, the client sees its connection dropped, L and P
- *                are stale socket files, and once the client is closed the
- *                socket count is what it was.
+ *                are stale socket files (an armed bind() of P gets
+ *                EADDRINUSE), and once the client is closed the socket
+ *                count is what it was.
  *   adopt-kill   the child dies by SIGKILL; a client connects to L and
- *                writes; the collector runs while the queue is parked; the
- *                parent adopts P, receives the listener and a, accepts the
+ *                writes; the collector runs while the queue is parked; a
+ *                bind() of P without the option fails with EADDRINUSE; the
+ *                parent arms a socket (its own delay) and binds P: it
+ *                adopts, reports its own delay, receives the listener and
+ *                a, accepts the
  *                client, reads b out of a and a (peeked) out of b, exchanges
- *                data, re-forms the cycle and closes everything: the socket
- *                count returns to what it was.
+ *                data, re-forms the cycle, disarms the adopter and closes
+ *                everything: the socket count returns to what it was.
  *   adopt-exit   the same, the child closes everything and exits.
  *
  * Runs as root.  The whole run is bounded by alarm(); every wait polls with
@@ -71,7 +79,7 @@
 #include <linux/un_delay_close.h>
 
 #define CHECKS_EXPIRE	9
-#define CHECKS_ADOPT	8
+#define CHECKS_ADOPT	10
 #define NUM_CHECKS	(1 + CHECKS_EXPIRE + 2 * CHECKS_ADOPT)
 
 /*
@@ -80,6 +88,7 @@
  */
 #define EXPIRE_DELAY_MS	2000
 #define ADOPT_DELAY_MS	10000		/* adoption happens well before this */
+#define ADOPTER_DELAY_MS 7000		/* the adopter's own, unlike the parker's */
 #define EXPIRE_GRACE_MS	8000		/* after the delay, for the release */
 #define SETTLE_MS	5000		/* any other wait for the socket count */
 #define POLL_STEP_MS	2		/* socket count polling period */
@@ -272,8 +281,11 @@ static int fill_addr(struct sockaddr_un *addr, socklen_t *len, const char *path)
 	return 0;
 }
 
-/* New SOCK_DGRAM socket bound to path; -1 (errno kept) if bind fails. */
-static int unix_dgram_bind(const char *path)
+/*
+ * New SOCK_DGRAM socket bound to path, with UNIX_DELAY_CLOSE set to arm_ms
+ * before bind() unless arm_ms is 0; -1 (errno kept) if either fails.
+ */
+static int unix_dgram_bind(const char *path, int arm_ms)
 {
 	struct sockaddr_un addr;
 	socklen_t len;
@@ -284,6 +296,16 @@ static int unix_dgram_bind(const char *path)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		seterr("socket(AF_UNIX, SOCK_DGRAM)");
+		return -1;
+	}
+	if (arm_ms &&
+	    setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &arm_ms, sizeof(arm_ms))) {
+		e = errno;
+		snprintf(g_err, sizeof(g_err),
+			 "setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, %d) before bind(%s): %s (errno %d)",
+			 arm_ms, path, strerror(e), e);
+		close(fd);
+		errno = e;
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&addr, len)) {
@@ -621,13 +643,10 @@ static void __attribute__((noreturn)) park_child_main(const struct round *rd,
 	socklen_t len = sizeof(got);
 
 	memset(&r, 0, sizeof(r));
-	d = unix_dgram_bind(rd->ppath);
+	/* Armed before bind(). */
+	d = unix_dgram_bind(rd->ppath, ms);
 	if (d < 0)
 		child_fail(wfd, &r);
-	if (setsockopt(d, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) {
-		seterr("setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-		child_fail(wfd, &r);
-	}
 	if (getsockopt(d, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
 		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
 		child_fail(wfd, &r);
@@ -972,10 +991,13 @@ static void round_expire(const struct round *rd, long global_base)
 	report(ok, "%s: after expiry, connect(%s) fails with ECONNREFUSED",
 	       label, rd->lpath);
 
-	/* 8: nothing is left to adopt: P is a stale socket file. */
+	/*
+	 * 8: nothing is left to adopt: P is a stale socket file.  Only an
+	 * armed socket would adopt, so an armed one asks.
+	 */
 	ok = false;
 	if (parked) {
-		u = unix_dgram_bind(rd->ppath);
+		u = unix_dgram_bind(rd->ppath, ADOPTER_DELAY_MS);
 		if (u < 0 && errno == EADDRINUSE)
 			ok = true;
 		else if (u < 0)
@@ -987,7 +1009,7 @@ static void round_expire(const struct round *rd, long global_base)
 	} else {
 		diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: after expiry, bind(%s) fails with EADDRINUSE (stale socket file)",
+	report(ok, "%s: after expiry, an armed bind(%s) fails with EADDRINUSE (stale socket file)",
 	       label, rd->ppath);
 
 	/* 9: with the client closed, nothing is left. */
@@ -1107,19 +1129,61 @@ static void round_adopt(const struct round *rd, long global_base)
 	report(ok, "%s: while parked, the collector runs (it collects a closed socket that holds itself) and leaves the parked sockets alone",
 	       label);
 
-	/* 4: adoption. */
+	/*
+	 * 4: a socket without UNIX_DELAY_CLOSE never adopts: EADDRINUSE, and
+	 * the queue stays parked (7 to 9 find all of it).
+	 */
+	ok = false;
 	if (parked) {
-		u = unix_dgram_bind(rd->ppath);
+		u = unix_dgram_bind(rd->ppath, 0);
+		if (u < 0 && errno == EADDRINUSE)
+			ok = true;
+		else if (u < 0)
+			diag("%s: %s, expected EADDRINUSE", label, g_err);
+		else
+			diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
+			     label, rd->ppath);
+		close_fd(&u);
+	} else {
+		diag("%s: skipped: nothing parked", label);
+	}
+	report(ok, "%s: bind(%s) of a SOCK_DGRAM socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
+	       label, rd->ppath);
+
+	/* 5: adoption, by a socket armed before bind(). */
+	if (parked) {
+		u = unix_dgram_bind(rd->ppath, ADOPTER_DELAY_MS);
 		if (u < 0)
 			diag("%s: %s", label, g_err);
 	} else {
 		diag("%s: skipped: nothing parked", label);
 	}
 	adopted = u >= 0;
-	report(adopted, "%s: bind(%s) of a new SOCK_DGRAM socket returns 0: adopted",
-	       label, rd->ppath);
+	report(adopted, "%s: bind(%s) of a new SOCK_DGRAM socket armed with UNIX_DELAY_CLOSE=%d returns 0: adopted",
+	       label, rd->ppath, ADOPTER_DELAY_MS);
 
-	/* 5: the parked datagram: the tag, the listener and a. */
+	/* 6: the adopter's delay is its own, nothing inherited. */
+	ok = false;
+	if (u >= 0) {
+		int got = -1;
+		socklen_t glen = sizeof(got);
+
+		if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &glen)) {
+			seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
+			diag("%s: adopter: %s", label, g_err);
+		} else if (glen != sizeof(got) || got != ADOPTER_DELAY_MS) {
+			diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected its own %d (the parker's was %d)",
+			     label, got, (unsigned int)glen, ADOPTER_DELAY_MS, rd->delay_ms);
+		} else {
+			ok = true;
+		}
+	} else {
+		diag("%s: skipped: nothing adopted", label);
+	}
+	report(ok, "%s: the adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d ms",
+	       label, ADOPTER_DELAY_MS);
+
+	/* 7: the parked datagram: the tag, the listener and a. */
 	ok = false;
 	if (u >= 0) {
 		k = recv_fds(u, buf, sizeof(buf), fds, &nfds, 0, IO_TIMEOUT_MS);
@@ -1149,7 +1213,7 @@ static void round_adopt(const struct round *rd, long global_base)
 	report(ok, "%s: recvmsg() on the adopter: the tag, no MSG_CTRUNC, exactly 2 fds: the parked listener and pair end a",
 	       label);
 
-	/* 6: the received listener accepts the connection made while parked. */
+	/* 8: the received listener accepts the connection made while parked. */
 	ok = false;
 	if (lst >= 0 && client_ok) {
 		if (wait_fd(lst, POLLIN, IO_TIMEOUT_MS, "accept")) {
@@ -1176,7 +1240,7 @@ static void round_adopt(const struct round *rd, long global_base)
 	       label, CLIENT_MSG);
 
 	/*
-	 * 7: the pair survived intact: a's queue holds b ("B"), b's queue
+	 * 9: the pair survived intact: a's queue holds b ("B"), b's queue
 	 * still holds a ("A", peeked), and data flows from b to a.
 	 */
 	ok = false;
@@ -1233,13 +1297,25 @@ static void round_adopt(const struct round *rd, long global_base)
 	       label);
 
 	/*
-	 * 8: re-form the cycle (b sent over b waits in a's queue again; b's
+	 * 10: re-form the cycle (b sent over b waits in a's queue again; b's
 	 * queue still holds a), close everything, the pair first: the
 	 * collector must take the cycle, and nothing may be left.
 	 */
 	ok = false;
 	if (a >= 0 && b >= 0 && send_fds(b, NULL, "B", 1, &b, 1))
 		diag("%s: re-forming the cycle: %s", label, g_err);
+	/*
+	 * The adopter is armed: disarmed, its close parks nothing (a parked
+	 * queue would keep its socket, off the baseline, for ADOPTER_DELAY_MS).
+	 */
+	if (u >= 0) {
+		int off = 0;
+
+		if (setsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &off, sizeof(off))) {
+			seterr("setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, 0)");
+			diag("%s: disarming the adopter: %s", label, g_err);
+		}
+	}
 	close_fd(&a);
 	close_fd(&b);
 	close_fd(&conn);
@@ -1260,7 +1336,7 @@ static void round_adopt(const struct round *rd, long global_base)
 		     !adopted ? "not adopted (the queue stays parked until it expires)" :
 				"no baseline");
 	}
-	report(ok, "%s: with the cycle re-formed and everything closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
+	report(ok, "%s: with the cycle re-formed, the adopter disarmed and everything closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
 	       label);
 
 	unlink(rd->ppath);
