@@ -6,18 +6,27 @@
  * Several worker processes (one of them as another uid, some switching
  * between two network namespaces) and threads inside them share a small pool
  * of socket paths and, for a bounded time, pick at random:
- *   park     bind a path, set the option, queue 1-3 datagrams of fds, then
- *            close it, exit, or die by SIGKILL (in a child);
- *   adopt    bind a path: adopt what is parked there (or get EADDRINUSE,
- *            EPERM, a fresh socket), then drain it with MSG_PEEK and small
- *            control buffers (MSG_CTRUNC), and close or park it again;
+ *   park     set the option, bind a path (adopting what is parked there),
+ *            queue 1-3 datagrams of fds, then close it, exit, or die by
+ *            SIGKILL (in a child);
+ *   adopt    bind a path, mostly armed before bind(): adopt what is parked
+ *            there (or get EADDRINUSE, EPERM, EDQUOT, a fresh socket; a
+ *            socket without the option never adopts and never gets EPERM),
+ *            check that the adopter reports its own delay, then drain it
+ *            with MSG_PEEK and small control buffers (MSG_CTRUNC), and
+ *            disarm and close it, or park it again; or, in a child, die by
+ *            SIGKILL right after an armed bind() returns (the queue parks
+ *            again, unread);
  *   cycles   self-referencing sockets and pairs that hold each other, closed
  *            to the collector; the adopter sent into the queue it adopts;
  *   shapes   a TCP listener with a pending connection, a unix listener with
  *            an embryo, a stream socket whose MSG_OOB skb carries fds, a
  *            unix socket carrying a unix socket;
  *   races    close() racing bind() on the same path, MSG_PEEK of unix fds
- *            racing the collector;
+ *            racing the collector, two threads setting the option to
+ *            MAX_DELAY_MS and to 0 on one bound socket: getsockopt says
+ *            armed if and only if its close parks the queue (an armed
+ *            bind() of its private path then adopts it);
  * while another process changes net.unix.delay_close_max_ms and
  * net.unix.delay_close_max_per_user mid-flight.
  *
@@ -92,6 +101,7 @@ enum counter {
 	C_ADOPT_BUSY, C_RECV, C_PEEK, C_CTRUNC, C_GC, C_NETNS,
 	C_SYSCTL, C_CYCLE, C_SELF, C_ADOPTER_CYCLE, C_EMBRYO, C_OOB, C_TCP,
 	C_RACE_BIND, C_RACE_PEEK, C_UNLINK, C_SEND_REFUSED,
+	C_BIND_QUOTA, C_ADOPT_KILLED, C_RACE_ARM,
 	NR_COUNTERS
 };
 
@@ -101,7 +111,7 @@ static const char *const counter_name[NR_COUNTERS] = {
 	"peeks", "ctrunc", "gc_forced", "netns_switches", "sysctl_changes",
 	"cycles_made", "self_refs", "adopter_cycles", "embryos", "oob_skbs",
 	"tcp_listeners", "close_bind_races", "peek_gc_races", "unlinks",
-	"sends_refused",
+	"sends_refused", "binds_quota", "adopters_killed", "arm_disarm_races",
 };
 
 enum token_state { T_FREE, T_MADE, T_SENT, T_CANCELLED, T_DONE };
@@ -752,7 +762,8 @@ static void fill(struct outmsg *m, int self)
 
 /* --- park and adopt -------------------------------------------------------- */
 
-static void note_bind_error(int err, const char *path)
+/* A failed bind() of @path, by a socket armed before it or not. */
+static void note_bind_error(int err, const char *path, bool armed)
 {
 	switch (err) {
 	case -EADDRINUSE:
@@ -761,8 +772,16 @@ static void note_bind_error(int err, const char *path)
 		if (!rnd(4) && !unlink(path))
 			count(C_UNLINK);
 		break;
-	case -EPERM:		/* another uid's or netns's queue, parked */
+	case -EPERM:		/* another uid's queue, parked */
+		if (!armed)
+			violation("bind(%s) without the option: EPERM (it never adopts: "
+				  "EADDRINUSE)", path);
 		count(C_ADOPT_EPERM);
+		break;
+	case -EDQUOT:		/* armed on credit at the cap, nothing of ours there */
+		if (!armed)
+			violation("bind(%s) without the option: EDQUOT", path);
+		count(C_BIND_QUOTA);
 		break;
 	case -EACCES:
 	case -ENOENT:
@@ -773,25 +792,57 @@ static void note_bind_error(int err, const char *path)
 }
 
 /*
- * Bind @path with @fd and set a random delay: 0, or -errno.  Whatever was
- * parked at @path is now @fd's queue.
+ * Arm @fd with a random delay: the delay, or 0 when a limit refused it
+ * (the cap, or the maximum lowered mid-flight).
  */
-static int bind_and_arm(int fd, const char *path)
+static int arm(int fd)
 {
-	int err = bind_path(fd, path);
+	int ms = 1 + rnd(MAX_DELAY_MS), err = set_delay(fd, ms);
 
-	if (err) {
-		note_bind_error(err, path);
-		return err;
-	}
-	err = set_delay(fd, 1 + rnd(MAX_DELAY_MS));
-	if (err == -EDQUOT || err == -EINVAL) {	/* cap or max lowered mid-flight */
+	if (err == -EDQUOT || err == -EINVAL) {
 		count(C_PARK_REFUSED);
 		return 0;
 	}
-	if (err)
-		violation("setsockopt(UNIX_DELAY_CLOSE): %s", strerror(-err));
-	return err;
+	if (err) {
+		violation("setsockopt(UNIX_DELAY_CLOSE, %d): %s", ms, strerror(-err));
+		return 0;
+	}
+	return ms;
+}
+
+/* An armed socket reports its own delay, adopter or not: nothing inherited. */
+static void check_own_delay(int fd, int ms, const char *path)
+{
+	socklen_t len = sizeof(int);
+	int got = -1;
+
+	if (getsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len))
+		violation("getsockopt(UNIX_DELAY_CLOSE) after bind(%s): %s", path,
+			  strerror(errno));
+	else if (got != ms)
+		violation("bind(%s) by a socket armed with %d: getsockopt gives %d", path,
+			  ms, got);
+}
+
+/*
+ * Arm @fd with a random delay, then bind @path (a first owner may also
+ * set it after bind()): 0, or -errno.  Whatever was parked at @path is
+ * now @fd's queue.
+ */
+static int bind_and_arm(int fd, const char *path)
+{
+	bool after = !rnd(8);
+	int ms = after ? 0 : arm(fd), err = bind_path(fd, path);
+
+	if (err) {
+		note_bind_error(err, path, ms > 0);
+		return err;
+	}
+	if (after)
+		ms = arm(fd);
+	if (ms)
+		check_own_delay(fd, ms, path);
+	return 0;
 }
 
 /* Queue 1-3 datagrams of fds on @fd, sent to its own @path. */
@@ -853,27 +904,71 @@ static void op_park(int how)
 		_exit(0);
 }
 
-/* Bind a random path: adopt, drain, then close or park again. */
+/*
+ * Bind a random path, mostly armed before bind(): adopt, drain, then
+ * disarm and close, or close (parks what is left), or queue more and park.
+ */
 static void op_adopt(void)
 {
 	char path[96];
-	int fd, err;
+	int fd, err, ms = 0;
 
 	path_of(path, sizeof(path), rnd(NR_PATHS));
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
+	if (rnd(4))
+		ms = arm(fd);
 	err = bind_path(fd, path);
 	if (err) {
-		note_bind_error(err, path);
+		note_bind_error(err, path, ms > 0);
 		close(fd);
 		return;
 	}
+	if (ms)
+		check_own_delay(fd, ms, path);
 	count(C_BIND);		/* adopting a parked queue, or a fresh socket */
 	drain_all(fd, 1);
-	if (rnd(2) && !set_delay(fd, 1 + rnd(MAX_DELAY_MS)))
-		queue_some(fd, path);
+	switch (rnd(3)) {
+	case 0:
+		set_delay(fd, 0);	/* a clean shutdown: nothing parks */
+		break;
+	case 1:
+		if (!set_delay(fd, 1 + rnd(MAX_DELAY_MS)))
+			queue_some(fd, path);
+		break;
+	}
 	close(fd);
+}
+
+/*
+ * An adopter, armed before bind(), killed right after bind() returns: the
+ * queue parks again, unread (its tokens are followed as ever).
+ */
+static void op_adopt_kill(void)
+{
+	char path[96];
+	pid_t pid;
+	int st;
+
+	path_of(path, sizeof(path), rnd(NR_PATHS));
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (!pid) {
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+		if (fd < 0 || !arm(fd))
+			_exit(0);
+		err = bind_path(fd, path);
+		if (!err) {
+			count(C_ADOPT_KILLED);
+			raise(SIGKILL);
+		}
+		note_bind_error(err, path, true);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
 }
 
 /*
@@ -909,10 +1004,13 @@ static void op_adopter_cycle(void)
 	if (pid > 0)
 		waitpid(pid, &st, 0);
 	pool_drain();
-	if (!bind_path(a, path)) {
+	/* Only an armed socket adopts. */
+	if (arm(a) && !bind_path(a, path)) {
 		count(C_ADOPTER_CYCLE);
 		if (rnd(2))
 			drain_all(a, 0);
+		if (rnd(2))
+			set_delay(a, 0);
 	}
 	close(a);
 }
@@ -933,14 +1031,23 @@ static void *bind_racer(void *arg)
 	while (!atomic_load(&r->go))
 		;
 	for (i = 0; i < 200; i++) {
+		int armed, err;
+
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			break;
-		if (!bind_path(fd, r->path)) {
+		/* Mostly armed: only an armed socket adopts. */
+		armed = rnd(8) ? arm(fd) : 0;
+		err = bind_path(fd, r->path);
+		if (!err) {
 			drain_all(fd, 0);
+			if (rnd(2))
+				set_delay(fd, 0);
 			close(fd);
 			break;
 		}
+		if (err == -EPERM && !armed)
+			violation("bind(%s) without the option: EPERM", r->path);
 		close(fd);
 	}
 	return NULL;
@@ -971,6 +1078,128 @@ static void op_race_close_bind(void)
 	close(r.fd);
 	pthread_join(t, NULL);
 	count(C_RACE_BIND);
+}
+
+/*
+ * Two threads race setsockopt(MAX_DELAY_MS) and setsockopt(0) on one bound
+ * socket; then "getsockopt says armed" must be "its close parks the queue".
+ * The path is this worker's own, so nobody else adopts or unlinks it.
+ */
+struct flip {
+	int fd, ms;
+	_Atomic int *go;
+};
+
+static void *flipper(void *arg)
+{
+	struct flip *f = arg;
+	int i;
+
+	while (!atomic_load(f->go))
+		;
+	for (i = 0; i < 100; i++)
+		set_delay(f->fd, f->ms);
+	return NULL;
+}
+
+static void op_race_arm_disarm(void)
+{
+	_Atomic int go = 0;
+	struct flip on, off;
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(int);
+	pthread_t t[2];
+	long max_before, max_after;
+	long long t0;
+	bool conclusive;
+	char path[96], c;
+	int fd, s, got = -1, err, ms;
+
+	snprintf(path, sizeof(path), "%s/r%d", dir, worker_id);
+	unlink(path);		/* this worker's own: nothing of anyone else */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	/* Armed before bind(), or set after it by the first owner. */
+	if (rnd(2))
+		arm(fd);
+	err = bind_path(fd, path);
+	if (err) {
+		if (err == -EDQUOT)
+			count(C_BIND_QUOTA);
+		else
+			violation("bind(%s), a fresh path: %s", path, strerror(-err));
+		close(fd);
+		return;
+	}
+	on = (struct flip){ .fd = fd, .ms = MAX_DELAY_MS, .go = &go };
+	off = (struct flip){ .fd = fd, .ms = 0, .go = &go };
+	if (pthread_create(&t[0], NULL, flipper, &on)) {
+		close(fd);
+		return;
+	}
+	if (pthread_create(&t[1], NULL, flipper, &off)) {
+		atomic_store(&go, 1);
+		pthread_join(t[0], NULL);
+		close(fd);
+		return;
+	}
+	atomic_store(&go, 1);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	if (getsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
+		violation("getsockopt(UNIX_DELAY_CLOSE): %s", strerror(errno));
+		close(fd);
+		unlink(path);
+		return;
+	}
+	if (got != 0 && got != MAX_DELAY_MS)
+		violation("after racing setsockopt %d and 0, getsockopt gives %d", MAX_DELAY_MS,
+			  got);
+	/* One datagram, no fds: what the adopter must find. */
+	if (sendto(fd, "m", 1, MSG_DONTWAIT, (struct sockaddr *)&sun, unix_addr(&sun, path)) != 1) {
+		set_delay(fd, 0);
+		close(fd);
+		unlink(path);
+		return;
+	}
+	max_before = read_long(SYSCTL_MAX);
+	t0 = now_ms();
+	close(fd);
+
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ms = s < 0 ? 0 : arm(s);
+	err = ms ? bind_path(s, path) : -EAGAIN;
+	max_after = read_long(SYSCTL_MAX);
+	/*
+	 * A queue parked with the delay clamped to a lowered maximum, or
+	 * dropped by a write of 0, may be gone already: only a maximum of at
+	 * least MAX_DELAY_MS, unchanged across the window (the sysctl changer
+	 * waits 20 ms between writes), makes a missing queue a violation.
+	 */
+	conclusive = max_before == max_after && max_before >= MAX_DELAY_MS &&
+		     now_ms() - t0 < 20;
+	if (!err) {
+		check_own_delay(s, ms, path);
+		if (!got)
+			violation("a socket whose getsockopt said 0 parked its queue at %s", path);
+		else if (recv(s, &c, 1, MSG_DONTWAIT) != 1)
+			violation("the queue adopted at %s lacks the datagram queued before close",
+				  path);
+		set_delay(s, 0);
+	} else if (err == -EADDRINUSE) {
+		if (got && conclusive)
+			violation("a socket whose getsockopt said %d did not park its queue at %s "
+				  "(an armed bind() got EADDRINUSE)", got, path);
+	} else if (err == -EDQUOT) {
+		count(C_BIND_QUOTA);
+	} else if (err != -EAGAIN) {
+		violation("bind(%s) after the arm/disarm race: %s", path, strerror(-err));
+	}
+	if (s >= 0)
+		close(s);
+	unlink(path);
+	count(C_RACE_ARM);
 }
 
 static void *gc_racer(void *arg)
@@ -1052,8 +1281,10 @@ static void worker(int id, long long end)
 			op_park(1);
 		else if (op < 38)
 			op_park(2);
-		else if (op < 62)
+		else if (op < 58)
 			op_adopt();
+		else if (op < 62)
+			op_adopt_kill();
 		else if (op < 68)
 			make_cycle(rnd(2) ? SOCK_DGRAM : SOCK_STREAM);
 		else if (op < 73)
@@ -1064,7 +1295,9 @@ static void worker(int id, long long end)
 			op_race_close_bind();
 		else if (op < 88)
 			op_race_peek_gc();
-		else if (op < 92 && id)
+		else if (op < 92)
+			op_race_arm_disarm();
+		else if (op < 96 && id)
 			op_netns();
 		else
 			usleep(rnd(20000));
@@ -1543,6 +1776,12 @@ int main(int argc, char **argv)
 		char path[96];
 
 		path_of(path, sizeof(path), i);
+		unlink(path);
+	}
+	for (i = 0; i < NR_WORKERS; i++) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "%s/r%d", dir, i);
 		unlink(path);
 	}
 	rmdir(dir);
