@@ -480,23 +480,24 @@ static int read_exact(int fd, char *buf, size_t len)
 	for (tries = 0; got < len && tries < 16; tries++) {
 		ssize_t n;
 
-		if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "recv"))
+		if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "read"))
 			return -1;
-		n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+		/* read(), not recv(): sockets and pipes alike */
+		n = read(fd, buf + got, len - got);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			seterr("recv");
+			seterr("read");
 			return -1;
 		}
 		if (n == 0) {
-			seterrmsg("recv: EOF after %zu of %zu bytes", got, len);
+			seterrmsg("read: EOF after %zu of %zu bytes", got, len);
 			return -1;
 		}
 		got += (size_t)n;
 	}
 	if (got < len) {
-		seterrmsg("recv: only %zu of %zu bytes", got, len);
+		seterrmsg("read: only %zu of %zu bytes", got, len);
 		return -1;
 	}
 	return 0;
