@@ -2,7 +2,8 @@
 # the guest image, the tests and the evaluation.  `make help` lists targets.
 #
 # Build outputs live only under build/:
-#   build/linux        git tree: Debian's 6.12 source + kernel-patches/ (git am)
+#   build/linux        git tree: the Debian source kernel-patches/BASE names
+#                      (scripts/kernel-source.sh) + kernel-patches/ (git am)
 #   build/kbuild       the kernel's object tree (O=), .config from qemu/guest.config
 #   build/guest-tests  statically linked kselftests of selftests/guest-suites
 #   build/guest        initramfs, console logs
@@ -15,6 +16,8 @@ TREE := $(B)/linux
 KOBJ := $(B)/kbuild
 JOBS ?= $(shell nproc)
 TIMEOUT ?= 600
+# The series (and its BASE): PUDS_KERNEL_PATCHES=DIR tries another one.
+PATCHES := $(or $(PUDS_KERNEL_PATCHES),$(TOP)/kernel-patches)
 
 # ccache keyed relative to the checkout, so that a fresh clone elsewhere
 # (CI) still hits the cache an earlier build filled.
@@ -82,7 +85,7 @@ guest: kernel initramfs
 # non-zero on any failure.
 HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
 USERLIB_TESTS = python3 scripts/userlib-tests.py --results $(B)/results/userlib.json
-CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json kernel-patches
+CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json $(PATCHES)
 UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
 	--results $(B)/results/harness.json
