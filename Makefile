@@ -54,6 +54,7 @@ help:
 	@echo "make fuzz               the parcel decoder fuzzer for FUZZ_SECONDS (600)"
 	@echo "make check-guest ONLY=userlib/servers_check   one guest program (see selftests/guest-suites)"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
+	@echo "           PUDS_KERNEL_PATCHES=DIR (another series and BASE) GUEST_SUITES=FILE (see selftests/guest-suites)"
 	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
 	@echo "           EVAL_APPEND=puds.eval=quick (make eval with two gaps only)"
 
@@ -71,8 +72,11 @@ kernel: kernel-tree
 	@$(KMAKE) -j$(JOBS) bzImage
 	@echo "kernel: $$(cat $(KOBJ)/include/config/kernel.release) $(BZIMAGE)"
 
+# GUEST_SUITES=FILE: another list of suites (e.g. only net/af_unix, for a
+# source the series does not apply to).
+GUEST_SUITES ?= $(TOP)/selftests/guest-suites
 guest-tests: kernel
-	@bash scripts/build-guest-tests.sh $(B)/guest-tests
+	@bash scripts/build-guest-tests.sh $(B)/guest-tests $(GUEST_SUITES)
 
 initramfs: guest-tests
 	@mkdir -p $(B)/guest
