@@ -201,7 +201,7 @@ cmd_export() {
 	set_base package_version "$(cat "$tree/.git/puds-source-version")"
 	set_base upstream_version "$(make -s -C "$tree" kernelversion)"
 	write_stamp
-	say "exported $n patch(es) to kernel-patches/"
+	say "exported $n patch(es) to ${patches#$top/}/"
 }
 
 # BASE's KEY=VALUE line, replaced or added.
