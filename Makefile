@@ -2,7 +2,8 @@
 # the guest image, the tests and the evaluation.  `make help` lists targets.
 #
 # Build outputs live only under build/:
-#   build/linux        git tree: Debian's 6.12 source + kernel-patches/ (git am)
+#   build/linux        git tree: the Debian source kernel-patches/BASE names
+#                      (scripts/kernel-source.sh) + kernel-patches/ (git am)
 #   build/kbuild       the kernel's object tree (O=), .config from qemu/guest.config
 #   build/guest-tests  statically linked kselftests of selftests/guest-suites
 #   build/guest        initramfs, console logs
@@ -15,6 +16,8 @@ TREE := $(B)/linux
 KOBJ := $(B)/kbuild
 JOBS ?= $(shell nproc)
 TIMEOUT ?= 600
+# The series (and its BASE): PUDS_KERNEL_PATCHES=DIR tries another one.
+PATCHES := $(or $(PUDS_KERNEL_PATCHES),$(TOP)/kernel-patches)
 
 # ccache keyed relative to the checkout, so that a fresh clone elsewhere
 # (CI) still hits the cache an earlier build filled.
@@ -51,6 +54,7 @@ help:
 	@echo "make fuzz               the parcel decoder fuzzer for FUZZ_SECONDS (600)"
 	@echo "make check-guest ONLY=userlib/servers_check   one guest program (see selftests/guest-suites)"
 	@echo "variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest tests)"
+	@echo "           PUDS_KERNEL_PATCHES=DIR (another series and BASE) GUEST_SUITES=FILE (see selftests/guest-suites)"
 	@echo "           APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
 	@echo "           EVAL_APPEND=puds.eval=quick (make eval with two gaps only)"
 
@@ -68,8 +72,11 @@ kernel: kernel-tree
 	@$(KMAKE) -j$(JOBS) bzImage
 	@echo "kernel: $$(cat $(KOBJ)/include/config/kernel.release) $(BZIMAGE)"
 
+# GUEST_SUITES=FILE: another list of suites (e.g. only net/af_unix, for a
+# source the series does not apply to).
+GUEST_SUITES ?= $(TOP)/selftests/guest-suites
 guest-tests: kernel
-	@bash scripts/build-guest-tests.sh $(B)/guest-tests
+	@bash scripts/build-guest-tests.sh $(B)/guest-tests $(GUEST_SUITES)
 
 initramfs: guest-tests
 	@mkdir -p $(B)/guest
@@ -82,7 +89,7 @@ guest: kernel initramfs
 # non-zero on any failure.
 HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
 USERLIB_TESTS = python3 scripts/userlib-tests.py --results $(B)/results/userlib.json
-CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json kernel-patches
+CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json $(PATCHES)
 UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
 	--results $(B)/results/harness.json

@@ -3,12 +3,24 @@
 # missing ones are installed; otherwise the exact apt-get line is printed and
 # the build stops.  Quiet when everything is there.
 set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(
 	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache rsync
-	linux-source-6.12 busybox-static qemu-system-x86
+	busybox-static qemu-system-x86
 	cmake pkg-config catch2 libmnl-dev clang libclang-rt-14-dev libbenchmark-dev
 	libpcre2-8-0 libnettle8 libxxhash0 libcrypt1 libssl3 zlib1g
 )
+# The kernel source kernel-patches/BASE names (scripts/kernel-source.sh):
+# Debian 12's own package (linux-source-6.12) is installed; any other is
+# fetched from sid with a private apt configuration, which needs only these.
+if [ "$(id -u)" = 0 ] && ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null; then
+	apt-get update -qq  # a fresh machine: apt-cache knows no package yet
+fi
+if [ "$(bash "$top/scripts/kernel-source.sh" origin)" = system ]; then
+	pkgs+=("${PUDS_KERNEL_SOURCE_PACKAGE:-$(sed -n "s/^package=//p" "${PUDS_KERNEL_PATCHES:-$top/kernel-patches}/BASE")}")
+else
+	pkgs+=(apt dpkg xz-utils debian-archive-keyring)
+fi
 # "deps.sh eval": what make eval adds (the BPF migration scenario, linked statically).
 [ "${1:-}" = eval ] && pkgs+=(clang libbpf-dev zlib1g-dev libzstd-dev)
 missing=()

@@ -222,6 +222,13 @@ def config_hash(kobj):
         return "?"
 
 
+def source_package(tree):
+    """"linux-source-6.12 6.12.118-1~deb12u1" from the base commit's subject
+    (scripts/kernel-tree.sh: "Linux V as shipped by Debian's PKG VERSION")."""
+    m = re.search(r"shipped by Debian's (.*)", git(tree, "show", "-s", "--format=%s", "puds-base") or "")
+    return m.group(1) if m else "linux-source"
+
+
 def git(tree, *args):
     try:
         return subprocess.run(["git", "-C", tree, *args], stdout=subprocess.PIPE,
@@ -269,7 +276,7 @@ def main():
           "",
           "## What ran",
           "",
-          f"- Kernel: Linux {release}, Debian's linux-source-6.12 with the series "
+          f"- Kernel: Linux {release}, Debian's {source_package(a.tree)} with the series "
           f"(`{git(a.tree, 'rev-parse', '--short', 'HEAD')}`, "
           f"{git(a.tree, 'rev-list', '--count', 'puds-base..HEAD')} patches on tag `puds-base`), "
           f"config: tinyconfig + `qemu/guest.config` (`{os.path.relpath(os.path.join(a.kobj, '.config'))}`, "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Keep build/linux, a git tree of the Debian 6.12 kernel source with the
-# series of kernel-patches/ applied on top, in step with the repository.
+# Keep build/linux, a git tree of the Debian kernel source kernel-patches/BASE
+# names (scripts/kernel-source.sh finds or fetches it) with the series of
+# kernel-patches/ applied on top, in step with the repository.
 #
 #   kernel-tree.sh prepare   unpack + base commit (once), apply the series
 #   kernel-tree.sh export    write the tree's commits back to kernel-patches/
@@ -20,8 +21,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
 tree=${PUDS_KERNEL_TREE:-$top/build/linux}
-tarball=${PUDS_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-pkg=linux-source-6.12
 stamp=$tree/.git/puds-applied
 subject_prefix="PATCH RFC net-next"
 
@@ -40,18 +39,19 @@ series_hash() {
 		while read -r f; do sha256sum <"$f"; done | sha256sum | cut -d' ' -f1
 }
 
-recorded() { sed -n "s/^$1=//p" "$patches/BASE"; }
-
-installed_version() { dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true; }
-
-check_base_version() {
-	local want have
-	want=$(recorded package_version)
-	have=$(installed_version)
-	[ -f "$tarball" ] || die "$tarball is missing: install the $pkg package (make deps)"
-	if [ -n "$have" ] && [ "$have" != "$want" ]; then
-		say "note: the series was last tested on $pkg $want; this machine has $have. Going on."
-	fi
+# The source BASE asks for: pkg, version (Debian's), origin (system|sid) and
+# tarball, from scripts/kernel-source.sh (which says what it found).
+find_source() {
+	local out key value
+	out=$(PUDS_KERNEL_PATCHES=$patches bash "$top/scripts/kernel-source.sh") || exit 1
+	while IFS== read -r key value; do
+		case $key in
+		package) pkg=$value ;;
+		version) version=$value ;;
+		origin) origin=$value ;;  # system|sid
+		tarball) tarball=$value ;;
+		esac
+	done <<<"$out"
 }
 
 tree_is_clean() { [ -z "$(g status --porcelain --untracked-files=no)" ]; }
@@ -78,11 +78,14 @@ unpack() {
 		sed -i '/^# Debian packaging: ignore everything at the top level/,/^!\/debian\/$/d' "$tmp/.gitignore"
 	fi
 	git -C "$tmp" add -A -f .
+	local from=
+	[ "$origin" = sid ] && from=" (fetched from Debian sid)"
 	GIT_AUTHOR_DATE=2024-11-17T00:00:00Z GIT_COMMITTER_DATE=2024-11-17T00:00:00Z \
-		git -C "$tmp" commit -q -m "Linux $ver as shipped by Debian's $pkg $(installed_version)" \
+		git -C "$tmp" commit -q -m "Linux $ver as shipped by Debian's $pkg $version$from" \
 		-m "Debian's top-level ignore-everything block is dropped from .gitignore."
 	git -C "$tmp" tag puds-base
-	echo "$(installed_version)" >"$tmp/.git/puds-source-version"
+	echo "$version" >"$tmp/.git/puds-source-version"
+	echo "$pkg" >"$tmp/.git/puds-source-package"
 	mv "$tmp" "$tree"
 }
 
@@ -137,16 +140,17 @@ apply_series() {
 
 cmd_prepare() {
 	local want_src have_src s_hash s_head
-	check_base_version
-	want_src=$(installed_version)
+	find_source
+	want_src="$pkg $version"
 	if [ -d "$tree/.git" ]; then
-		have_src=$(cat "$tree/.git/puds-source-version" 2>/dev/null || true)
+		# Trees made before puds-source-package existed were all 6.12.
+		have_src="$(cat "$tree/.git/puds-source-package" 2>/dev/null || echo linux-source-6.12) $(cat "$tree/.git/puds-source-version" 2>/dev/null || true)"
 		if [ "$have_src" != "$want_src" ]; then
 			[ -f "$stamp" ] && read -r s_hash s_head <"$stamp" || s_head=
 			if [ "$(g rev-parse HEAD)" != "$s_head" ] || ! tree_is_clean; then
-				die "build/linux was made from $pkg $have_src, this machine has $want_src, and the tree has work not exported to kernel-patches/. Run 'make export-patches' (or 'make reset-kernel-tree'), then build again."
+				die "build/linux was made from $have_src, the source now is $want_src, and the tree has work not exported to kernel-patches/. Run 'make export-patches' (or 'make reset-kernel-tree'), then build again."
 			fi
-			say "$pkg changed from $have_src to $want_src: making the tree anew"
+			say "the source changed from $have_src to $want_src: making the tree anew"
 			unpack
 			apply_series
 			return
@@ -193,10 +197,20 @@ cmd_export() {
 			g format-patch -q "${cover[@]}" --zero-commit --no-signature \
 				--subject-prefix="$subject_prefix" -o "$patches" puds-base..HEAD
 	fi
-	sed -i "s/^package_version=.*/package_version=$(cat "$tree/.git/puds-source-version")/" "$patches/BASE"
-	sed -i "s/^upstream_version=.*/upstream_version=$(make -s -C "$tree" kernelversion)/" "$patches/BASE"
+	set_base package "$(cat "$tree/.git/puds-source-package" 2>/dev/null || echo linux-source-6.12)"
+	set_base package_version "$(cat "$tree/.git/puds-source-version")"
+	set_base upstream_version "$(make -s -C "$tree" kernelversion)"
 	write_stamp
-	say "exported $n patch(es) to kernel-patches/"
+	say "exported $n patch(es) to ${patches#$top/}/"
+}
+
+# BASE's KEY=VALUE line, replaced or added.
+set_base() {
+	if grep -q "^$1=" "$patches/BASE"; then
+		sed -i "s|^$1=.*|$1=$2|" "$patches/BASE"
+	else
+		echo "$1=$2" >>"$patches/BASE"
+	fi
 }
 
 cmd_status() {

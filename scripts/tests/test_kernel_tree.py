@@ -73,6 +73,7 @@ class KernelTree(unittest.TestCase):
         cover = (self.patches / "0000-cover-letter.patch").read_text()
         self.assertIn("Subject: [PATCH RFC net-next 0/2] af_unix: Letters.", cover)
         self.assertIn("The cover text.", cover)
+        self.assertIn("package=linux-source-6.12\n", (self.patches / "BASE").read_text())
         one = (self.patches / "0001-af_unix-Add-b.patch").read_text()
         self.assertIn("[PATCH RFC net-next 1/2]", one)
         # A fresh tree from the exported series has the same content and cover.

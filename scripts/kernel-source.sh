@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Find the kernel source tarball kernel-patches/BASE asks for, and say which
+# version it is.  Prints three lines for scripts/kernel-tree.sh:
+#   package=linux-source-X.Y
+#   version=<Debian version>
+#   tarball=<path of linux-source-X.Y.tar.xz>
+#   origin=system|sid
+#
+#   kernel-source.sh          find (and fetch when needed) the source
+#   kernel-source.sh origin   print "system" or "sid" (scripts/deps.sh)
+#
+# A package this machine's own apt sources know (Debian 12's
+# linux-source-6.12) is used as installed (/usr/src, make deps installs it).
+# Any other (linux-source-7.2) is fetched from Debian sid with a private apt
+# configuration: its own sources list, lists, archives and status, under
+# ${XDG_CACHE_HOME:-~/.cache}/puds/kernel-source.  The system's apt sources,
+# lists and caches are never touched.  The .deb is kept per version, so that
+# a fresh clone downloads nothing while sid's version is unchanged.
+#
+# When sid has another version of the package, or no longer has it but a
+# newer linux-source-X.Y, this says so and goes on with that one: the
+# series' git am decides.
+#
+# Environment:
+#   PUDS_KERNEL_PATCHES         the series folder (BASE lives there)
+#   PUDS_KERNEL_TARBALL         use this tarball (tests), as BASE's package
+#   PUDS_KERNEL_SOURCE_PACKAGE  use this package instead of BASE's
+#   PUDS_KERNEL_SOURCE_VERSION  use exactly this Debian version (sid, or already cached)
+#   PUDS_DEBIAN_MIRROR          the mirror (default: the one the system's apt sources name)
+#   PUDS_SID_REFRESH            seconds before sid's lists are fetched again (default 3600)
+#   PUDS_CACHE                  default ${XDG_CACHE_HOME:-$HOME/.cache}/puds
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
+cache=${PUDS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/puds}/kernel-source
+refresh=${PUDS_SID_REFRESH:-3600}
+
+say() { printf 'kernel-source: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[ -f "$patches/BASE" ] || die "$patches/BASE is missing"
+recorded() { sed -n "s/^$1=//p" "$patches/BASE"; }
+base_pkg=$(recorded package)
+base_ver=$(recorded package_version)
+[ -n "$base_pkg" ] || die "$patches/BASE names no package="
+pkg=${PUDS_KERNEL_SOURCE_PACKAGE:-$base_pkg}
+[[ $pkg =~ ^linux-source-[0-9]+\.[0-9]+$ ]] || die "'$pkg' is not a linux-source-X.Y package name"
+
+installed_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || true; }
+
+# "system": installed, or known to the system's own apt sources.
+origin() {
+	[ -n "$(installed_version "$pkg")" ] && { echo system; return; }
+	apt-cache show --no-all-versions "$pkg" >/dev/null 2>&1 && { echo system; return; }
+	echo sid
+}
+
+# The Debian mirror the system's apt sources name: the first "deb" entry of
+# a suite that is not -security/-updates/-backports, from
+# /etc/apt/sources.list and sources.list.d/*.list|*.sources.
+system_mirror() {
+	python3 - /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources <<-'EOF'
+	import re, sys
+	entries = []  # (uri, suites)
+	for path in sys.argv[1:]:
+	    try:
+	        text = open(path, encoding="utf-8", errors="replace").read()
+	    except OSError:
+	        continue
+	    if path.endswith(".sources"):
+	        for stanza in re.split(r"\n\s*\n", text):
+	            fields, key = {}, None
+	            for line in stanza.splitlines():
+	                if line.startswith("#") or not line.strip():
+	                    continue
+	                if line[0] in " \t" and key:
+	                    fields[key] += " " + line.strip()
+	                    continue
+	                key, _, value = line.partition(":")
+	                key = key.strip().lower()
+	                fields[key] = value.strip()
+	            if fields.get("enabled", "yes").lower() == "no":
+	                continue
+	            if "deb" not in fields.get("types", "").split():
+	                continue
+	            for uri in fields.get("uris", "").split():
+	                entries.append((uri, fields.get("suites", "").split()))
+	    else:
+	        for line in text.splitlines():
+	            line = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
+	            if len(line) >= 3 and line[0] == "deb":
+	                entries.append((line[1], [line[2]]))
+	def main_suite(suites):
+	    return any(not re.search(r"-(security|updates|backports)$|/updates$", s) for s in suites)
+	for uri, suites in entries:
+	    if main_suite(suites) and re.match(r"https?://", uri):
+	        print(uri.rstrip("/"))
+	        break
+	EOF
+}
+
+# The private apt configuration: every path under $cache, the system's
+# update hooks (PackageKit, appstream, docker-clean) cleared.
+apt_setup() {
+	local mirror
+	mirror=${PUDS_DEBIAN_MIRROR:-$(system_mirror)}
+	[ -n "$mirror" ] || die "no Debian mirror in the system's apt sources: set PUDS_DEBIAN_MIRROR"
+	mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" \
+		>"$cache/apt/sources.list"
+	printf '#clear APT::Update::Post-Invoke-Success;\n#clear APT::Update::Post-Invoke;\n' \
+		>"$cache/apt/hooks.conf"
+	: >"$cache/apt/status"
+	apt_opts=(
+		-c "$cache/apt/hooks.conf"
+		-o Dir::Etc::sourcelist="$cache/apt/sources.list"
+		-o Dir::Etc::sourceparts=-
+		-o Dir::Etc::preferences=/dev/null -o Dir::Etc::preferencesparts=/dev/null
+		-o Dir::State::Lists="$cache/apt/lists"
+		-o Dir::State::status="$cache/apt/status"
+		-o Dir::Cache::archives="$cache/apt/archives"
+		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+		-o APT::Sandbox::User="$(id -un)"
+	)
+	sid_mirror=$mirror
+}
+
+# sid's lists, fetched again when older than $refresh seconds; offline, the
+# lists already in the cache do.
+sid_update() {
+	local stamp=$cache/apt/updated now
+	now=$(date +%s)
+	if [ -f "$stamp" ] && [ $((now - $(stat -c %Y "$stamp"))) -lt "$refresh" ]; then
+		return
+	fi
+	if apt-get "${apt_opts[@]}" -qq update >"$cache/apt/update.log" 2>&1; then
+		touch "$stamp"
+	elif compgen -G "$cache/apt/lists/*Packages*" >/dev/null; then
+		say "note: could not update sid's package lists from $sid_mirror (see $cache/apt/update.log); using the lists of $(date -r "$cache/apt/lists" '+%F %R')"
+	else
+		cat "$cache/apt/update.log" >&2
+		die "could not fetch sid's package lists from $sid_mirror"
+	fi
+}
+
+sid_version() { { apt-cache "${apt_opts[@]}" show --no-all-versions "$1" 2>/dev/null || true; } | sed -n 's/^Version: //p' | head -1; }
+upstream_of() { local v=${1%%-*}; echo "${v%%+*}"; }
+series_of() { echo "${1#linux-source-}"; }
+
+# The tarball of $pkg $ver: the cached .deb, or one downloaded from sid.
+fetch_deb() {
+	local dir=$cache/$pkg/$ver deb
+	deb=$dir/${pkg}_${ver}_all.deb
+	if [ ! -s "$deb" ]; then
+		say "downloading $pkg $ver from $sid_mirror (sid, about 165 MB)"
+		mkdir -p "$dir/dl"
+		(cd "$dir/dl" && apt-get "${apt_opts[@]}" -qq download "$pkg=$ver") ||
+			die "apt-get download $pkg=$ver failed"
+		mv "$dir/dl/"*.deb "$deb"
+		rmdir "$dir/dl"
+	fi
+	tarball=$dir/usr/src/$pkg.tar.xz
+	if [ ! -s "$tarball" ]; then
+		rm -rf "$dir/usr"
+		dpkg-deb -x "$deb" "$dir"
+		[ -s "$tarball" ] || die "$deb holds no usr/src/$pkg.tar.xz"
+	fi
+}
+
+cmd_origin() { origin; }
+
+found() { printf 'package=%s\nversion=%s\ntarball=%s\norigin=%s\n' "$pkg" "$ver" "$tarball" "$1"; }
+
+cmd_find() {
+	if [ -n "${PUDS_KERNEL_TARBALL:-}" ]; then
+		tarball=$PUDS_KERNEL_TARBALL
+		[ -f "$tarball" ] || die "$tarball is missing"
+		ver=$(installed_version "$pkg")
+		ver=${ver:-$base_ver}
+		[ "$ver" = "$base_ver" ] ||
+			say "note: the series was last tested on $pkg $base_ver; this machine has $ver. Going on."
+		found system
+		return
+	fi
+	if [ "$(origin)" = system ]; then
+		# Debian 12's own package, installed by make deps.
+		ver=$(installed_version "$pkg")
+		tarball=/usr/src/$pkg.tar.xz
+		[ -f "$tarball" ] || die "$tarball is missing: install the $pkg package (make deps)"
+		if [ -n "$ver" ] && [ "$pkg" = "$base_pkg" ] && [ "$ver" != "$base_ver" ]; then
+			say "note: the series was last tested on $pkg $base_ver; this machine has $ver. Going on."
+		fi
+		found system
+		return
+	fi
+	for t in apt-get apt-cache dpkg-deb xz; do
+		command -v "$t" >/dev/null || die "$t is missing (make deps)"
+	done
+	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] ||
+		die "/usr/share/keyrings/debian-archive-keyring.gpg is missing: install debian-archive-keyring (make deps)"
+	apt_setup
+	local want=${PUDS_KERNEL_SOURCE_VERSION:-} have newest newest_ver
+	if [ -n "$want" ] && [ -s "$cache/$pkg/$want/${pkg}_${want}_all.deb" ]; then
+		ver=$want
+		say "using $pkg $ver from the cache ($cache/$pkg/$ver); the series was tested on $base_pkg $base_ver"
+		fetch_deb
+		found sid
+		return
+	fi
+	sid_update
+	have=$(sid_version "$pkg")
+	# The newest linux-source-X.Y sid has, beside the one asked for.
+	newest=$(apt-cache "${apt_opts[@]}" search --names-only '^linux-source-[0-9]+\.[0-9]+$' 2>/dev/null |
+		cut -d' ' -f1 | sort -V | tail -1)
+	newest_ver=${newest:+$(sid_version "$newest")}
+	if [ -n "$want" ]; then
+		if [ -z "$have" ]; then
+			die "Debian sid has no $pkg, and $pkg $want is not in $cache"
+		elif [ "$have" != "$want" ]; then
+			die "Debian sid has $pkg $have, not $pkg $want, and $want is not in $cache"
+		fi
+		ver=$want
+		say "Debian sid has $pkg $ver (Linux $(upstream_of "$ver")), as PUDS_KERNEL_SOURCE_VERSION asks; the series was tested on $base_pkg $base_ver"
+	elif [ -n "$have" ]; then
+		ver=$have
+		if [ "$pkg" = "$base_pkg" ] && [ "$ver" = "$base_ver" ]; then
+			say "Debian sid has $pkg $ver (Linux $(upstream_of "$ver")); the series was tested on $base_ver"
+		else
+			say "Debian sid has $pkg $ver (Linux $(upstream_of "$ver")); the series was tested on $base_pkg $base_ver. Going on with $ver."
+		fi
+		if [ -n "$newest" ] && [ "$newest" != "$pkg" ] &&
+			[ "$(printf '%s\n%s\n' "$(series_of "$pkg")" "$(series_of "$newest")" | sort -V | tail -1)" = "$(series_of "$newest")" ]; then
+			say "note: sid also has the newer $newest $newest_ver (PUDS_KERNEL_SOURCE_PACKAGE=$newest to try it)"
+		fi
+	elif [ -n "$newest" ]; then
+		[ -z "${PUDS_KERNEL_SOURCE_PACKAGE:-}" ] || die "Debian sid has no $pkg (its newest is $newest $newest_ver)"
+		pkg=$newest ver=$newest_ver
+		say "Debian sid no longer has $base_pkg (the series was tested on $base_ver); its newest is $pkg $ver (Linux $(upstream_of "$ver")). Going on with it."
+	else
+		die "Debian sid has no $pkg and no other linux-source-X.Y package ($sid_mirror)"
+	fi
+	fetch_deb
+	found sid
+}
+
+case ${1:-find} in
+find) cmd_find ;;
+origin) cmd_origin ;;
+*) echo "usage: $0 [find|origin]" >&2; exit 2 ;;
+esac
