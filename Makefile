@@ -91,6 +91,8 @@ HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
 USERLIB_TESTS = python3 scripts/userlib-tests.py --results $(B)/results/userlib.json
 CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json $(PATCHES)
 UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
+STRUCT_SIZE = python3 scripts/check-struct-size.py --tree $(TREE) --kobj $(KOBJ) \
+	--results $(B)/results/struct-size.json
 HARNESS_TESTS = python3 qemu/tests/boot_selftest.py --kernel $(BZIMAGE) --initrd $(INITRD) \
 	--results $(B)/results/harness.json
 GUEST_TESTS = $(RUN) --timeout $(TIMEOUT) --log $(B)/guest/console.log \
@@ -106,6 +108,7 @@ check: deps
 	if bash scripts/step.sh build $(MAKE) -s guest; then \
 		$(CHECKPATCH) || rc=1; \
 		$(UAPI_CHECK) || rc=1; \
+		$(STRUCT_SIZE) || rc=1; \
 		$(HARNESS_TESTS) || rc=1; \
 		$(GUEST_TESTS) || rc=1; \
 	else rc=1; fi; \
