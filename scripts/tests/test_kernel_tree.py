@@ -29,7 +29,10 @@ class KernelTree(unittest.TestCase):
             t.add(src, arcname="linux-source-6.12")
         self.patches = self.d / "kernel-patches"
         self.patches.mkdir()
-        shutil.copy(TOP / "kernel-patches" / "BASE", self.patches / "BASE")
+        # The fake source is a 6.12 one, whatever the repository's series is on.
+        (self.patches / "BASE").write_text("package=linux-source-6.12\n"
+                                           "package_version=6.12.117-1~deb12u1\n"
+                                           "upstream_version=6.12.117\n")
         self.tree = self.d / "tree"
         self.env = dict(os.environ, PUDS_KERNEL_TREE=str(self.tree),
                         PUDS_KERNEL_TARBALL=str(self.tarball),
