@@ -958,6 +958,24 @@ static void disarm_close(const char *label, int *u)
 /* Scenarios                                                           */
 
 /* Checks 1-6 (exit) and 7-12 (sigkill). */
+/*
+ * Connect K_CLIENTS TCP clients to 127.0.0.1:@port, @when (for the
+ * diagnostic); stop at the first failure.  Returns how many connected.
+ */
+static int connect_clients(const char *label, int port, int *clients, const char *when)
+{
+	int i;
+
+	for (i = 0; i < K_CLIENTS; i++) {
+		clients[i] = tcp_client(port, i);
+		if (clients[i] < 0) {
+			diag("%s: client %d to 127.0.0.1:%d %s: %s", label, i, port, when, g_err);
+			break;
+		}
+	}
+	return i;
+}
+
 static void scenario_handoff(const char *label, const char *path, bool sigkill)
 {
 	int clients[K_CLIENTS];
@@ -975,17 +993,8 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	       sigkill ? "was killed by SIGKILL" : "exited normally");
 
 	/* No process holds the listener now: the clients connect. */
-	if (parked) {
-		for (i = 0; i < K_CLIENTS; i++) {
-			clients[i] = tcp_client(port, i);
-			if (clients[i] < 0) {
-				diag("%s: client %d to 127.0.0.1:%d while parked: %s",
-				     label, i, port, g_err);
-				break;
-			}
-			nclients++;
-		}
-	}
+	if (parked)
+		nclients = connect_clients(label, port, clients, "while parked");
 
 	/* A socket without the option never adopts; the queue stays. */
 	if (parked)
@@ -1199,17 +1208,8 @@ static void scenario_rekill(void)
 	       label, path);
 
 	/* The queue parked again: the listener still takes connections. */
-	if (killed) {
-		for (i = 0; i < K_CLIENTS; i++) {
-			clients[i] = tcp_client(port, i);
-			if (clients[i] < 0) {
-				diag("%s: client %d to 127.0.0.1:%d after the adopter died: %s",
-				     label, i, port, g_err);
-				break;
-			}
-			nclients++;
-		}
-	}
+	if (killed)
+		nclients = connect_clients(label, port, clients, "after the adopter died");
 
 	if (killed)
 		u = successor_bind(label, path);
