@@ -496,6 +496,7 @@ static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 		if (s >= 0 && !connect(s, (struct sockaddr *)&sun, rs_unix_addr(&sun, RS_CONTROL)))
 			lfd = rs_recv_fd(s);
 		close(s);
+		s = -1;		/* not a rendezvous: nothing to disarm at exit */
 		break;
 	case RS_PUDS_EXIT:
 	case RS_PUDS_KILL:
