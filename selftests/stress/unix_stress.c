@@ -1530,6 +1530,82 @@ static void lo_up(void)
 	close(fd);
 }
 
+/* Send @n fds to @path from @fd in one datagram: 0 or -errno. */
+static int send_fds_to(int fd, const char *path, const int *fds, int n)
+{
+	char data = 'q', cbuf[CMSG_SPACE(2 * sizeof(int))] = {};
+	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
+	struct sockaddr_un sun;
+	struct msghdr msg = {
+		.msg_name = &sun, .msg_namelen = unix_addr(&sun, path),
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	return sendmsg(fd, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/*
+ * The quiet phase: a cycle that only an adoption closes (the adopter is in
+ * the queue it adopts, with a canary), then nothing but plain close()s of
+ * unrelated sockets, no SCM_RIGHTS edge that would mark the graph again.
+ * The collector must still find the cycle: adoption itself has to tell it
+ * that the graph changed.  Returns the ms it took, or -1.
+ */
+static long quiet_phase(void)
+{
+	long long t0 = now_ms();
+	int x, fds[2], p[2], st;
+	char path[96];
+	long ret = -1;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/quiet", dir);
+	x = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (x < 0 || pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		fds[0] = x;
+		fds[1] = p[0];
+		_exit(fd < 0 || set_delay(fd, 5000) || bind_path(fd, path) ||
+		      send_fds_to(fd, path, fds, 2));
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		goto out;
+	close(p[0]);
+	p[0] = -1;
+	if (set_delay(x, 5000) || bind_path(x, path) || set_delay(x, 0))
+		goto out;
+	close(x);		/* only its own queue holds it now */
+	x = -1;
+	while (now_ms() - t0 < 20000) {
+		int kick = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		close(kick);	/* a release asks for a collection, nothing more */
+		if (orphaned(p[1])) {
+			ret = now_ms() - t0;
+			break;
+		}
+		usleep(20000);
+	}
+out:
+	if (x >= 0)
+		close(x);
+	if (p[0] >= 0)
+		close(p[0]);
+	close(p[1]);
+	unlink(path);
+	return ret;
+}
+
 static int tap_n;
 static int tap_failed;
 
@@ -1614,6 +1690,7 @@ int main(int argc, char **argv)
 	int ncpu = get_nprocs(), i, st, ns;
 	struct baseline b = {}, now = {};
 	pid_t pid[NR_WORKERS + 1];
+	long quiet_ms;
 	long long start, end;
 	bool ok;
 
@@ -1718,6 +1795,12 @@ int main(int argc, char **argv)
 	    now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
 	if (!ok)
 		dump_sockets();
+	/* Everything collected: the graph is quiet now, then the quiet phase. */
+	quiet_ms = quiet_phase();
+	printf("# stress: quiet_cycle_ms %ld\n", quiet_ms);
+	tap(quiet_ms >= 0,
+	    "quiet phase: a cycle that only an adoption closed was collected with nothing but plain close()s after it (%ld ms)",
+	    quiet_ms);
 	now.inflight_room[0] = inflight_room(0);
 	now.inflight_room[1] = inflight_room(NOBODY);
 	/*
