@@ -20,13 +20,9 @@ if ! git -C "$wt" rev-parse --git-dir >/dev/null 2>&1; then
 	git -C "$tree" worktree add -q --detach "$wt" puds-base
 fi
 git -C "$wt" checkout -q --detach "$commit"
-# An object tree of another source (build/linux made anew) starts afresh
-# (see scripts/kconfig.sh).
-base=$(git -C "$tree" rev-parse puds-base)
-if [ "$(cat "$obj/.puds-base" 2>/dev/null || echo "$base")" != "$base" ]; then
-	find "$obj" -mindepth 1 -delete
-fi
-echo "$base" >"$obj/.puds-base"
+# An object tree of another source (build/linux made anew) starts afresh.
+. "$top/scripts/source-stamp.sh"
+source_stamp "$obj" "$(git -C "$tree" rev-parse puds-base)" keep
 cmp -s "$config" "$obj/.config" || cp "$config" "$obj/.config"
 export CCACHE_BASEDIR=$top
 kmake() {

@@ -11,14 +11,9 @@ tree=$top/build/linux
 kobj=${KOBJ:-$top/build/kbuild}
 hdr=$kobj/usr/include
 mkdir -p "$out"
-# Programs built from another source (build/linux made anew, 6.12 <-> 7.2)
-# look newer than the new source's files (tar keeps their mtimes), so make
-# would keep them: start afresh (see scripts/kconfig.sh).
-base=$(git -C "$tree" rev-parse puds-base)
-if [ "$(cat "$out/.puds-base" 2>/dev/null || echo none)" != "$base" ]; then
-	find "$out" -mindepth 1 -delete
-	echo "$base" >"$out/.puds-base"
-fi
+# Programs built from another source (build/linux made anew) start afresh.
+. "$top/scripts/source-stamp.sh"
+source_stamp "$out" "$(git -C "$tree" rev-parse puds-base)" stale
 
 make -s -C "$tree" O="$kobj" ARCH=x86_64 headers_install >/dev/null
 

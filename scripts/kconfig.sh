@@ -10,27 +10,24 @@ src=$(realpath "$1") obj=$(realpath -m "$2")
 shift 2
 frags=("$@")
 
-# An object tree belongs to one source: after build/linux was made anew
-# from another one (6.12 <-> 7.2), the generated files kept there (e.g.
-# scripts/kconfig/lexer.lex.c) can look newer than the new source's, since
-# tar keeps the source's mtimes.  Start such a tree from scratch.
+# An object tree belongs to one source (scripts/source-stamp.sh): its
+# generated files (e.g. scripts/kconfig/lexer.lex.c) would otherwise be kept
+# after build/linux was made anew from another one.
+. "$(dirname "$0")/source-stamp.sh"
 base=$(git -C "$src" rev-parse -q --verify puds-base 2>/dev/null || true)
-stale=0
-if [ -f "$obj/.puds-base" ]; then
-	[ "$(cat "$obj/.puds-base")" = "$base" ] || stale=1
-elif [ -f "$obj/include/config/kernel.release" ]; then
+if_unstamped=keep
+if [ ! -f "$obj/.puds-base" ] && [ -f "$obj/include/config/kernel.release" ]; then
 	# Built before .puds-base existed: its release names the version.
 	case $(cat "$obj/include/config/kernel.release") in
 	"$(make -s -C "$src" kernelversion)"*) ;;
-	*) stale=1 ;;
+	*) if_unstamped=stale ;;
 	esac
 fi
-if [ $stale = 1 ]; then
-	echo "kconfig: $obj was built from another source: emptying it (a full build follows)" >&2
-	find "$obj" -mindepth 1 -delete
+if [ -n "$base" ]; then
+	source_stamp "$obj" "$base" "$if_unstamped"
+else
+	mkdir -p "$obj"
 fi
-mkdir -p "$obj"
-[ -z "$base" ] || echo "$base" >"$obj/.puds-base"
 
 # Skip the work (about 13 s) when neither the fragment nor any Kconfig file of
 # the tree (committed or not) changed since the last run.
