@@ -959,6 +959,33 @@ static void disarm_close(const char *label, int *u)
 
 /* Checks 1-6 (exit) and 7-12 (sigkill). */
 /*
+ * The adopted listener @lfd accepts all K_CLIENTS connections that were
+ * made @when (for the diagnostic), if every one of them connected.
+ */
+static bool accept_all_clients(const char *label, int lfd, int nclients, const char *when)
+{
+	if (lfd >= 0 && nclients == K_CLIENTS)
+		return accept_clients(label, lfd, K_CLIENTS, (1u << K_CLIENTS) - 1);
+	if (lfd < 0)
+		diag("%s: skipped: no listener received", label);
+	else
+		diag("%s: skipped: not all clients connected %s", label, when);
+	return false;
+}
+
+/* Close what a listener scenario made, disarming the adopter first. */
+static void end_scenario(const char *label, const char *path, int *clients, int *lfd, int *u)
+{
+	int i;
+
+	for (i = 0; i < K_CLIENTS; i++)
+		close_fd(&clients[i]);
+	close_fd(lfd);
+	disarm_close(label, u);
+	unlink(path);
+}
+
+/*
  * Connect K_CLIENTS TCP clients to 127.0.0.1:@port, @when (for the
  * diagnostic); stop at the first failure.  Returns how many connected.
  */
@@ -1018,13 +1045,7 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	       "%s: successor received exactly one fd (a TCP listener) with the data tag",
 	       label);
 
-	if (lfd >= 0 && nclients == K_CLIENTS)
-		accepted = accept_clients(label, lfd, K_CLIENTS,
-					  (1u << K_CLIENTS) - 1);
-	else
-		diag("%s: skipped: %s", label,
-		     lfd < 0 ? "no listener received" :
-			       "not all clients connected while parked");
+	accepted = accept_all_clients(label, lfd, nclients, "while parked");
 	report(accepted,
 	       "%s: adopted listener accepted all %d connections made while parked and read their bytes",
 	       label, K_CLIENTS);
@@ -1040,11 +1061,7 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	report(own, "%s: adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d (nothing inherited)",
 	       label, ADOPTER_DELAY_MS);
 
-	for (i = 0; i < K_CLIENTS; i++)
-		close_fd(&clients[i]);
-	close_fd(&lfd);
-	disarm_close(label, &u);
-	unlink(path);
+	end_scenario(label, path, clients, &lfd, &u);
 }
 
 /* Checks 13-18. */
@@ -1241,22 +1258,12 @@ static void scenario_rekill(void)
 	       "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
 	       label);
 
-	if (lfd >= 0 && nclients == K_CLIENTS)
-		accepted = accept_clients(label, lfd, K_CLIENTS,
-					  (1u << K_CLIENTS) - 1);
-	else
-		diag("%s: skipped: %s", label,
-		     lfd < 0 ? "no listener received" :
-			       "not all clients connected");
+	accepted = accept_all_clients(label, lfd, nclients, "after the adopter died");
 	report(accepted,
 	       "%s: the listener accepts all %d connections made after the adopter died",
 	       label, K_CLIENTS);
 
-	for (i = 0; i < K_CLIENTS; i++)
-		close_fd(&clients[i]);
-	close_fd(&lfd);
-	disarm_close(label, &u);
-	unlink(path);
+	end_scenario(label, path, clients, &lfd, &u);
 }
 
 /* --- the option on unbound and abstract sockets ---------------------- */

@@ -1530,26 +1530,6 @@ static void lo_up(void)
 	close(fd);
 }
 
-/* Send @n fds to @path from @fd in one datagram: 0 or -errno. */
-static int send_fds_to(int fd, const char *path, const int *fds, int n)
-{
-	char data = 'q', cbuf[CMSG_SPACE(2 * sizeof(int))] = {};
-	struct iovec iov = { .iov_base = &data, .iov_len = 1 };
-	struct sockaddr_un sun;
-	struct msghdr msg = {
-		.msg_name = &sun, .msg_namelen = unix_addr(&sun, path),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(n * sizeof(int)),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(n * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-	return sendmsg(fd, &msg, 0) == 1 ? 0 : -errno;
-}
-
 /*
  * The quiet phase: a cycle that only an adoption closes (the adopter is in
  * the queue it adopts, with a canary), then nothing but plain close()s of
@@ -1560,7 +1540,7 @@ static int send_fds_to(int fd, const char *path, const int *fds, int n)
 static long quiet_phase(void)
 {
 	long long t0 = now_ms();
-	int x, fds[2], p[2], st;
+	int x, p[2], st;
 	char path[96];
 	long ret = -1;
 	pid_t pid;
@@ -1572,11 +1552,12 @@ static long quiet_phase(void)
 	pid = fork();
 	if (!pid) {
 		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct outmsg m = {};
 
-		fds[0] = x;
-		fds[1] = p[0];
+		add_fd(&m, x);
+		add_fd(&m, p[0]);
 		_exit(fd < 0 || set_delay(fd, 5000) || bind_path(fd, path) ||
-		      send_fds_to(fd, path, fds, 2));
+		      send_out(fd, path, &m, 0));
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		goto out;

@@ -73,17 +73,14 @@ Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
 	// Armed before bind(): only an armed socket adopts a parked queue, and
 	// it is armed from the first instant: a crash from the moment bind()
 	// returns parks the queue again, unread.  Nothing below disarms it.
-	if (::setsockopt(sock.get(), SOL_UNIX, UNIX_DELAY_CLOSE, &delay_ms, sizeof(delay_ms))) {
-		int err = errno;
-
+	if (auto s = set_delay_close(sock.get(), delay_ms, path); !s) {
 		// v1 of the series took the option only once bound.
-		if (err == EADDRNOTAVAIL)
+		if (s.error().code == std::errc::address_not_available)
 			return Error::invalid(
 				"this kernel takes UNIX_DELAY_CLOSE only after bind() (the "
 				"series' v1): puds needs v2, which arms the socket before "
 				"bind() (kernel-patches/)", std::errc::operation_not_supported);
-		return Error::from_errno("setsockopt(" + path + ", SOL_UNIX, UNIX_DELAY_CLOSE, " +
-					 std::to_string(delay_ms) + ")", err);
+		return std::move(s).error();
 	}
 
 	struct stat before {};
