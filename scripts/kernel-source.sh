@@ -34,7 +34,6 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
 cache=${PUDS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/puds}/kernel-source
-refresh=${PUDS_SID_REFRESH:-3600}
 
 say() { printf 'kernel-source: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -56,95 +55,9 @@ origin() {
 	echo sid
 }
 
-# The Debian mirror the system's apt sources name: the first "deb" entry of
-# a suite that is not -security/-updates/-backports, from
-# /etc/apt/sources.list and sources.list.d/*.list|*.sources.
-system_mirror() {
-	python3 - /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources <<-'EOF'
-	import re, sys
-	entries = []  # (uri, suites)
-	for path in sys.argv[1:]:
-	    try:
-	        text = open(path, encoding="utf-8", errors="replace").read()
-	    except OSError:
-	        continue
-	    if path.endswith(".sources"):
-	        for stanza in re.split(r"\n\s*\n", text):
-	            fields, key = {}, None
-	            for line in stanza.splitlines():
-	                if line.startswith("#") or not line.strip():
-	                    continue
-	                if line[0] in " \t" and key:
-	                    fields[key] += " " + line.strip()
-	                    continue
-	                key, _, value = line.partition(":")
-	                key = key.strip().lower()
-	                fields[key] = value.strip()
-	            if fields.get("enabled", "yes").lower() == "no":
-	                continue
-	            if "deb" not in fields.get("types", "").split():
-	                continue
-	            for uri in fields.get("uris", "").split():
-	                entries.append((uri, fields.get("suites", "").split()))
-	    else:
-	        for line in text.splitlines():
-	            line = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0]).split()
-	            if len(line) >= 3 and line[0] == "deb":
-	                entries.append((line[1], [line[2]]))
-	def main_suite(suites):
-	    return any(not re.search(r"-(security|updates|backports)$|/updates$", s) for s in suites)
-	for uri, suites in entries:
-	    if main_suite(suites) and re.match(r"https?://", uri):
-	        print(uri.rstrip("/"))
-	        break
-	EOF
-}
+# shellcheck source=scripts/sid-apt.sh
+. "$top/scripts/sid-apt.sh"
 
-# The private apt configuration: every path under $cache, the system's
-# update hooks (PackageKit, appstream, docker-clean) cleared.
-apt_setup() {
-	local mirror
-	mirror=${PUDS_DEBIAN_MIRROR:-$(system_mirror)}
-	[ -n "$mirror" ] || die "no Debian mirror in the system's apt sources: set PUDS_DEBIAN_MIRROR"
-	mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" \
-		>"$cache/apt/sources.list"
-	printf '#clear APT::Update::Post-Invoke-Success;\n#clear APT::Update::Post-Invoke;\n' \
-		>"$cache/apt/hooks.conf"
-	: >"$cache/apt/status"
-	apt_opts=(
-		-c "$cache/apt/hooks.conf"
-		-o Dir::Etc::sourcelist="$cache/apt/sources.list"
-		-o Dir::Etc::sourceparts=-
-		-o Dir::Etc::preferences=/dev/null -o Dir::Etc::preferencesparts=/dev/null
-		-o Dir::State::Lists="$cache/apt/lists"
-		-o Dir::State::status="$cache/apt/status"
-		-o Dir::Cache::archives="$cache/apt/archives"
-		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
-		-o APT::Sandbox::User="$(id -un)"
-	)
-	sid_mirror=$mirror
-}
-
-# sid's lists, fetched again when older than $refresh seconds; offline, the
-# lists already in the cache do.
-sid_update() {
-	local stamp=$cache/apt/updated now
-	now=$(date +%s)
-	if [ -f "$stamp" ] && [ $((now - $(stat -c %Y "$stamp"))) -lt "$refresh" ]; then
-		return
-	fi
-	if apt-get "${apt_opts[@]}" -qq update >"$cache/apt/update.log" 2>&1; then
-		touch "$stamp"
-	elif compgen -G "$cache/apt/lists/*Packages*" >/dev/null; then
-		say "note: could not update sid's package lists from $sid_mirror (see $cache/apt/update.log); using the lists of $(date -r "$cache/apt/lists" '+%F %R')"
-	else
-		cat "$cache/apt/update.log" >&2
-		die "could not fetch sid's package lists from $sid_mirror"
-	fi
-}
-
-sid_version() { { apt-cache "${apt_opts[@]}" show --no-all-versions "$1" 2>/dev/null || true; } | sed -n 's/^Version: //p' | head -1; }
 upstream_of() { local v=${1%%-*}; echo "${v%%+*}"; }
 series_of() { echo "${1#linux-source-}"; }
 
@@ -199,7 +112,7 @@ cmd_find() {
 	done
 	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] ||
 		die "/usr/share/keyrings/debian-archive-keyring.gpg is missing: install debian-archive-keyring (make deps)"
-	apt_setup
+	sid_apt_setup "$cache/apt"
 	local want=${PUDS_KERNEL_SOURCE_VERSION:-} have newest newest_ver
 	if [ -n "$want" ] && [ -s "$cache/$pkg/$want/${pkg}_${want}_all.deb" ]; then
 		ver=$want
