@@ -89,7 +89,8 @@ guest: kernel initramfs
 # non-zero on any failure.
 HOST_TESTS = python3 scripts/host-tests.py --results $(B)/results/host.json
 USERLIB_TESTS = python3 scripts/userlib-tests.py --results $(B)/results/userlib.json
-CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json $(PATCHES)
+CHECKPATCH = python3 scripts/checkpatch.py --tree $(TREE) --results $(B)/results/checkpatch.json \
+	--man-pages scripts/check-manpage.sh $(PATCHES)
 UAPI_CHECK = python3 scripts/check-uapi.py --tree $(TREE) --results $(B)/results/uapi.json
 STRUCT_SIZE = python3 scripts/check-struct-size.py --tree $(TREE) --kobj $(KOBJ) \
 	--results $(B)/results/struct-size.json

@@ -5,6 +5,8 @@ Each patch is one test: it passes with 0 errors, 0 warnings and 0 checks.
 The cover letter (0000-cover-letter.patch) carries no diff and is skipped.
 kernel-patches/checkpatch-allow may name, per patch, message types that
 are ignored; each must be justified there and in the cover letter.
+With --man-pages SCRIPT, the unix(7) patch is one more test: SCRIPT
+(scripts/check-manpage.sh) applies it to its man-pages base and lints it.
 """
 import argparse
 import os
@@ -18,6 +20,7 @@ import results
 ap = argparse.ArgumentParser()
 ap.add_argument("--tree", required=True)
 ap.add_argument("--results")
+ap.add_argument("--man-pages", metavar="SCRIPT")
 ap.add_argument("dir")
 a = ap.parse_args()
 tree = pathlib.Path(a.tree).resolve()
@@ -47,6 +50,16 @@ for p in patches:
     else:
         failures.append(f"checkpatch: {p.name}: " + (m.group(0) if m else "no verdict"))
         print(f"not ok - checkpatch --strict {p.name}\n{r.stdout}")
-print(f"checkpatch: {passed} clean, {len(failures)} not clean, of {len(patches)} patch(es)")
+if a.man_pages:
+    r = subprocess.run(["bash", a.man_pages], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if r.returncode == 0:
+        passed += 1
+        print("ok - man-pages: the unix(7) patch applies to its base and lints clean")
+    else:
+        failures.append("man-pages: " + (r.stdout.strip().splitlines() or ["no output"])[-1])
+        print(f"not ok - man-pages: the unix(7) patch\n{r.stdout}")
+print(f"checkpatch: {passed} clean, {len(failures)} not clean, of {len(patches)} patch(es)"
+      + (" and the man-pages patch" if a.man_pages else ""))
 results.write(a.results, "checkpatch", passed, failures)
 sys.exit(1 if failures else 0)
