@@ -22,11 +22,13 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* From <sys/un.h> or <linux/un.h>, whichever the program includes. */
+struct sockaddr_un;
 
 #define SELFTEST_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -153,6 +155,8 @@ bool run_child(void (*fn)(void *arg, int wfd), void *arg, void *report,
 int64_t now_ns(void);		/* CLOCK_MONOTONIC */
 int64_t now_us(void);
 long long now_ms(void);
+/* The least of @n times: under emulation other work only ever adds time. */
+long long fastest(const long long *t, int n);
 void sleep_ms(int ms);		/* whole, across EINTR */
 void sleep_until_us(int64_t t_us);
 /* Write @s to @path (a sysctl, a kmemleak command): 0 or -errno. */

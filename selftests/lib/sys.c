@@ -29,6 +29,17 @@ long long now_ms(void)
 	return now_ns() / 1000000;
 }
 
+long long fastest(const long long *t, int n)
+{
+	long long min = t[0];
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (t[i] < min)
+			min = t[i];
+	return min;
+}
+
 void sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000,
