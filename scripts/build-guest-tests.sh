@@ -118,7 +118,7 @@ build_kselftest() {
 # cmake: guest programs of a CMake project of this repository.
 build_cmake() {
 	local name=$1 timeout=$2 proj=$top/$3 bdir=$top/build/$3-guest c p
-	cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF \
+	cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF -DPUDS_SELFTEST_LIB="$lib" \
 		-DCMAKE_BUILD_TYPE=Release >/dev/null
 	[ -x "$proj/tests/guest/extra.sh" ] &&
 		"$proj/tests/guest/extra.sh" "$bdir" >>"$out/extra.tmp"
