@@ -20,6 +20,7 @@
 #   cmake:<project>     that CMake project's guest programs
 #                       (tests/guest/<name>.cpp, each a target of that name).
 set -euo pipefail
+shopt -s nullglob
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$1
 suites=$2
@@ -59,7 +60,7 @@ add() { # add <name>/<program> <timeout>, unless selftests/guest-excluded says n
 build_repo() {
 	local name=$1 timeout=$2 dir=$3 only=$4 c p gen
 	shift 4
-	local srcs=() libs=() inc=(-I"$top/uapi" -I"$lib") link=() bpf=() deps=("$lib" "$top/uapi")
+	local libs=() inc=(-I"$top/uapi" -I"$lib") link=() bpf=() deps=("$lib" "$top/uapi" "$hdr")
 	for d in "$dir" "$@"; do
 		inc+=(-I"$d")
 		deps+=("$d")
