@@ -211,13 +211,13 @@ static bool accept_clients(const char *label, int lfd, int count,
 		close(c);
 		if (memcmp(buf, "client-", 7) || buf[7] < '0' || buf[7] > '9') {
 			tap_diag("%s: connection %d of %d: unexpected bytes '%.*s'",
-			     label, i + 1, count, (int)sizeof(buf), buf);
+				 label, i + 1, count, (int)sizeof(buf), buf);
 			return false;
 		}
 		bit = 1u << (buf[7] - '0');
 		if (!(expect & bit) || (seen & bit)) {
 			tap_diag("%s: connection %d of %d: unexpected or repeated client '%.*s'",
-			     label, i + 1, count, (int)sizeof(buf), buf);
+				 label, i + 1, count, (int)sizeof(buf), buf);
 			return false;
 		}
 		seen |= bit;
@@ -309,7 +309,8 @@ static bool park_listener(const char *label, const char *path, bool chmod_sock,
 	bool have, ended_ok;
 	int status;
 
-	have = run_child(park_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S, CHILD_TIMEOUT_MS);
+	have = run_child(park_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S,
+			 CHILD_TIMEOUT_MS);
 	if (!have)
 		tap_diag("%s: parking child: %s", label, g_err);
 	else if (!r.st.ok)
@@ -392,14 +393,15 @@ static bool refused_bind(const char *label, const char *who, enum refusal mode)
 	int status, want = mode == REFUSE_UID ? EPERM : EADDRINUSE;
 	bool have, ok = false;
 
-	have = run_child(refuse_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S, CHILD_TIMEOUT_MS);
+	have = run_child(refuse_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S,
+			 CHILD_TIMEOUT_MS);
 	if (!have) {
 		tap_diag("%s: %s child: %s", label, who, g_err);
 	} else if (!r.st.ok) {
 		tap_diag("%s: %s child setup failed: %s", label, who, r.st.what);
 	} else if (r.ret == 0) {
 		tap_diag("%s: %s: armed bind(%s) returned 0, expected %s", label, who,
-		     PATH_REFUSAL, strerror(want));
+			 PATH_REFUSAL, strerror(want));
 	} else if (r.err != want) {
 		tap_diag("%s: %s: %s; expected %s", label, who, r.st.what, strerror(want));
 	} else {
@@ -440,7 +442,7 @@ static int receive_listener(const char *label, int u)
 	}
 	if ((size_t)n != strlen(TAG) || memcmp(buf, TAG, strlen(TAG))) {
 		tap_diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
-		     label, (int)n, buf, n, TAG);
+			 label, (int)n, buf, n, TAG);
 		ok = false;
 	}
 	if (ok) {
@@ -489,7 +491,7 @@ static bool unarmed_bind_refused(const char *label, const char *path)
 
 	if (u >= 0) {
 		tap_diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
-		     label, path);
+			 label, path);
 		close(u);
 		return false;
 	}
@@ -572,9 +574,9 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 
 	parked = park_listener(label, path, false, sigkill, false, &port);
 	tap_result(parked,
-	       "%s: child armed a socket (UNIX_DELAY_CLOSE=%d) before bind(%s), parked a TCP listener and %s",
-	       label, DELAY_MS, path,
-	       sigkill ? "was killed by SIGKILL" : "exited normally");
+		   "%s: child armed a socket (UNIX_DELAY_CLOSE=%d) before bind(%s), parked a TCP listener and %s",
+		   label, DELAY_MS, path,
+		   sigkill ? "was killed by SIGKILL" : "exited normally");
 
 	/* No process holds the listener now: the clients connect. */
 	if (parked)
@@ -586,37 +588,37 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	else
 		tap_diag("%s: skipped: nothing parked", label);
 	tap_result(busy,
-	       "%s: bind(%s) of a socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
-	       label, path);
+		   "%s: bind(%s) of a socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
+		   label, path);
 
 	u = successor_bind(label, path);
 	tap_result(u >= 0,
-	       "%s: successor armed with UNIX_DELAY_CLOSE=%d before bind(%s): bind returns 0",
-	       label, ADOPTER_DELAY_MS, path);
+		   "%s: successor armed with UNIX_DELAY_CLOSE=%d before bind(%s): bind returns 0",
+		   label, ADOPTER_DELAY_MS, path);
 
 	if (u >= 0)
 		lfd = receive_listener(label, u);
 	else
 		tap_diag("%s: no adopted socket, nothing to receive", label);
 	tap_result(lfd >= 0,
-	       "%s: successor received exactly one fd (a TCP listener) with the data tag",
-	       label);
+		   "%s: successor received exactly one fd (a TCP listener) with the data tag",
+		   label);
 
 	accepted = accept_all_clients(label, lfd, nclients, "while parked");
 	tap_result(accepted,
-	       "%s: adopted listener accepted all %d connections made while parked and read their bytes",
-	       label, K_CLIENTS);
+		   "%s: adopted listener accepted all %d connections made while parked and read their bytes",
+		   label, K_CLIENTS);
 
 	if (u >= 0) {
 		own = delay_is(u, ADOPTER_DELAY_MS);
 		if (!own)
 			tap_diag("%s: adopter: %s (its own; the parker's was %d)",
-			     label, g_err, DELAY_MS);
+				 label, g_err, DELAY_MS);
 	} else {
 		tap_diag("%s: skipped: no adopted socket", label);
 	}
 	tap_result(own, "%s: adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d (nothing inherited)",
-	       label, ADOPTER_DELAY_MS);
+		   label, ADOPTER_DELAY_MS);
 
 	end_scenario(label, path, clients, &lfd, &u);
 }
@@ -641,30 +643,30 @@ static void scenario_refusals(void)
 
 	parked = park_listener(label, PATH_REFUSAL, true, false, false, &port);
 	tap_result(parked,
-	       "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
-	       label, PATH_REFUSAL);
+		   "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
+		   label, PATH_REFUSAL);
 
 	snprintf(who, sizeof(who), "uid/gid %d", NOBODY);
 	tap_result(refused_bind(label, who, REFUSE_UID),
-	       "%s: armed bind(%s) as uid/gid %d fails with EPERM",
-	       label, PATH_REFUSAL, NOBODY);
+		   "%s: armed bind(%s) as uid/gid %d fails with EPERM",
+		   label, PATH_REFUSAL, NOBODY);
 
 	tap_result(refused_bind(label, "new netns", REFUSE_NETNS),
-	       "%s: armed bind(%s) after unshare(CLONE_NEWNET) fails with EADDRINUSE (parked queues are per netns)",
-	       label, PATH_REFUSAL);
+		   "%s: armed bind(%s) after unshare(CLONE_NEWNET) fails with EADDRINUSE (parked queues are per netns)",
+		   label, PATH_REFUSAL);
 
 	u = successor_bind(label, PATH_REFUSAL);
 	tap_result(u >= 0,
-	       "%s: owner (root, same netns, armed) bind(%s) returns 0 after both refusals",
-	       label, PATH_REFUSAL);
+		   "%s: owner (root, same netns, armed) bind(%s) returns 0 after both refusals",
+		   label, PATH_REFUSAL);
 
 	if (u >= 0)
 		lfd = receive_listener(label, u);
 	else
 		tap_diag("%s: no adopted socket, nothing to receive", label);
 	tap_result(lfd >= 0,
-	       "%s: owner received exactly one fd (the TCP listener) with the data tag",
-	       label);
+		   "%s: owner received exactly one fd (the TCP listener) with the data tag",
+		   label);
 
 	if (lfd >= 0) {
 		c = tcp_client(port, 9);
@@ -676,8 +678,8 @@ static void scenario_refusals(void)
 		tap_diag("%s: skipped: no listener received", label);
 	}
 	tap_result(accepted,
-	       "%s: adopted listener accepts a new connection and reads its bytes",
-	       label);
+		   "%s: adopted listener accepts a new connection and reads its bytes",
+		   label);
 
 	close_fd(&c);
 	close_fd(&lfd);
@@ -723,11 +725,11 @@ static bool receive_pipe(const char *label, int u)
 		tap_diag("%s: second datagram: %d fds, expected 2", label, nfds);
 	} else if ((size_t)n != strlen(TAG2) || memcmp(buf, TAG2, strlen(TAG2))) {
 		tap_diag("%s: second datagram: data '%.*s' (%zd bytes), expected '%s'",
-		     label, (int)n, buf, n, TAG2);
+			 label, (int)n, buf, n, TAG2);
 	} else if ((fcntl(fds[0], F_GETFL) & O_ACCMODE) != O_RDONLY ||
 		   (fcntl(fds[1], F_GETFL) & O_ACCMODE) != O_WRONLY) {
 		tap_diag("%s: second datagram: the fds are not a pipe's read and write ends",
-		     label);
+			 label);
 	} else if (read_expect(fds[0], PIPE_MSG, IO_TIMEOUT_MS)) {
 		tap_diag("%s: the parked pipe: %s", label, g_err);
 	} else {
@@ -754,11 +756,12 @@ static void scenario_rekill(void)
 
 	parked = park_listener(label, path, false, true, true, &port);
 	tap_result(parked,
-	       "%s: child parked a TCP listener and a pipe's two ends (2 datagrams) at %s and was killed by SIGKILL",
-	       label, path);
+		   "%s: child parked a TCP listener and a pipe's two ends (2 datagrams) at %s and was killed by SIGKILL",
+		   label, path);
 
 	if (parked) {
-		if (!run_child(kill_adopter_main, (void *)path, &r, sizeof(r), &status, CHILD_ALARM_S, CHILD_TIMEOUT_MS))
+		if (!run_child(kill_adopter_main, (void *)path, &r, sizeof(r), &status,
+			       CHILD_ALARM_S, CHILD_TIMEOUT_MS))
 			tap_diag("%s: adopter child: %s", label, g_err);
 		else if (!r.st.ok)
 			tap_diag("%s: adopter child: %s", label, r.st.what);
@@ -771,8 +774,8 @@ static void scenario_rekill(void)
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(killed,
-	       "%s: an adopter armed before bind(%s) got 0 and was SIGKILLed right after, reading nothing",
-	       label, path);
+		   "%s: an adopter armed before bind(%s) got 0 and was SIGKILLed right after, reading nothing",
+		   label, path);
 
 	/* The queue parked again: the listener still takes connections. */
 	if (killed)
@@ -783,8 +786,8 @@ static void scenario_rekill(void)
 	else
 		tap_diag("%s: skipped: no killed adopter", label);
 	tap_result(u >= 0,
-	       "%s: the next armed bind(%s) returns 0: the queue had parked again",
-	       label, path);
+		   "%s: the next armed bind(%s) returns 0: the queue had parked again",
+		   label, path);
 
 	if (u >= 0) {
 		char extra[64];
@@ -805,13 +808,13 @@ static void scenario_rekill(void)
 		tap_diag("%s: skipped: nothing adopted", label);
 	}
 	tap_result(all,
-	       "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
-	       label);
+		   "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
+		   label);
 
 	accepted = accept_all_clients(label, lfd, nclients, "after the adopter died");
 	tap_result(accepted,
-	       "%s: the listener accepts all %d connections made after the adopter died",
-	       label, K_CLIENTS);
+		   "%s: the listener accepts all %d connections made after the adopter died",
+		   label, K_CLIENTS);
 
 	end_scenario(label, path, clients, &lfd, &u);
 }
@@ -840,8 +843,8 @@ static void scenario_option(void)
 	}
 	close_fd(&fd);
 	tap_result(ok,
-	       "%s: setsockopt(UNIX_DELAY_CLOSE, %d) on an unbound socket returns 0, getsockopt gives %d, 0 disarms",
-	       label, ms, ms);
+		   "%s: setsockopt(UNIX_DELAY_CLOSE, %d) on an unbound socket returns 0, getsockopt gives %d, 0 disarms",
+		   label, ms, ms);
 
 	/* 25: abstract-bound and autobound sockets: EADDRNOTAVAIL. */
 	ok = true;
@@ -870,7 +873,7 @@ static void scenario_option(void)
 			ok = false;
 		} else if (!set_delay(fd, ms)) {
 			tap_diag("%s: %s: setsockopt(UNIX_DELAY_CLOSE, %d) returned 0, expected EADDRNOTAVAIL",
-			     label, what, ms);
+				 label, what, ms);
 			ok = false;
 		} else if (errno != EADDRNOTAVAIL) {
 			tap_diag("%s: %s: %s, expected EADDRNOTAVAIL", label, what, g_err);
@@ -879,8 +882,8 @@ static void scenario_option(void)
 		close_fd(&fd);
 	}
 	tap_result(ok,
-	       "%s: setsockopt(UNIX_DELAY_CLOSE) on an abstract-bound and an autobound socket fails with EADDRNOTAVAIL",
-	       label);
+		   "%s: setsockopt(UNIX_DELAY_CLOSE) on an abstract-bound and an autobound socket fails with EADDRNOTAVAIL",
+		   label);
 }
 
 int main(void)

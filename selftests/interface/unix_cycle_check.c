@@ -364,7 +364,7 @@ static long round_start_count(const char *label, long global_base)
 		tap_diag("%s: %s", label, g_err);
 	else if (n != global_base)
 		tap_diag("%s: %ld AF_UNIX sockets at the start of the round (baseline %ld): an earlier round leaked",
-		     label, n, global_base);
+			 label, n, global_base);
 	return n;
 }
 
@@ -389,8 +389,8 @@ static void round_expire(const struct round *rd, long global_base)
 	parked = park(rd, &r, why, sizeof(why));
 	t0 = now_ms();
 	tap_result(parked,
-	       "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms), closed all and exited%s%s",
-	       label, rd->ppath, rd->delay_ms, parked ? "" : ": ", why);
+		   "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms), closed all and exited%s%s",
+		   label, rd->ppath, rd->delay_ms, parked ? "" : ": ", why);
 
 	/* 2: the parked listener is still bound and takes a connection. */
 	ok = false;
@@ -398,14 +398,14 @@ static void round_expire(const struct round *rd, long global_base)
 		c = unix_connect(rd->lpath);
 		if (c < 0)
 			tap_diag("%s: %s (%lld ms after the parking child was reaped)",
-			     label, g_err, now_ms() - t0);
+				 label, g_err, now_ms() - t0);
 		else
 			ok = true;
 	} else {
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(ok, "%s: while parked, a client connect()s to the listener at %s",
-	       label, rd->lpath);
+		   label, rd->lpath);
 
 	/* 3: nobody appends to a parked queue. */
 	ok = false;
@@ -427,10 +427,10 @@ static void round_expire(const struct round *rd, long global_base)
 					ok = true;
 				else if (k < 0)
 					tap_diag("%s: sendto(%s): %s (errno %d), expected ECONNREFUSED",
-					     label, rd->ppath, strerror(errno), errno);
+						 label, rd->ppath, strerror(errno), errno);
 				else
 					tap_diag("%s: sendto(%s) returned %zd, expected ECONNREFUSED",
-					     label, rd->ppath, k);
+						 label, rd->ppath, k);
 			} else {
 				tap_diag("%s: %s", label, g_err);
 			}
@@ -440,7 +440,7 @@ static void round_expire(const struct round *rd, long global_base)
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(ok, "%s: while parked, sendto(%s) fails with ECONNREFUSED",
-	       label, rd->ppath);
+		   label, rd->ppath);
 
 	/*
 	 * 4: the parked queue keeps the listener (with the pending connection)
@@ -453,16 +453,16 @@ static void round_expire(const struct round *rd, long global_base)
 		ok = base >= 0 && n >= base + 5;
 		if (!ok)
 			tap_diag("%s: %ld AF_UNIX sockets %lld ms after the parking child was reaped, expected at least %ld (baseline %ld + listener, pending connection, client, a, b)",
-			     label, n, elapsed, base + 5, base);
+				 label, n, elapsed, base + 5, base);
 	} else {
 		tap_diag("%s: skipped: %s", label,
-		     parked ? "no client connected" : "nothing parked");
+			 parked ? "no client connected" : "nothing parked");
 	}
 	if (ok)
 		tap_diag("%s: %ld AF_UNIX sockets while parked (baseline %ld)",
-		     label, n, base);
+			 label, n, base);
 	tap_result(ok, "%s: while parked, the listener, its pending connection and both pair ends are alive",
-	       label);
+		   label);
 
 	/*
 	 * 5: no adoption: at expiry everything only the queue kept alive is
@@ -481,16 +481,16 @@ static void round_expire(const struct round *rd, long global_base)
 		elapsed = now_ms() - t0;
 		if (ok)
 			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms)",
-			     label, n, elapsed, rd->delay_ms);
+				 label, n, elapsed, rd->delay_ms);
 		else
 			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms), expected at most %ld",
-			     label, n, elapsed, rd->delay_ms, want);
+				 label, n, elapsed, rd->delay_ms, want);
 	} else {
 		tap_diag("%s: skipped: %s", label,
-		     parked ? "no baseline" : "nothing parked");
+			 parked ? "no baseline" : "nothing parked");
 	}
 	tap_result(ok, "%s: unadopted, the queue expires and releases the listener, the pending connection and the pair cycle",
-	       label);
+		   label);
 
 	/* 6: the client's pending connection was dropped with the listener. */
 	ok = false;
@@ -505,16 +505,16 @@ static void round_expire(const struct round *rd, long global_base)
 				ok = true;
 			else if (k < 0)
 				tap_diag("%s: client recv: %s (errno %d), expected EOF or ECONNRESET",
-				     label, strerror(errno), errno);
+					 label, strerror(errno), errno);
 			else
 				tap_diag("%s: client recv returned %zd bytes, expected EOF or ECONNRESET",
-				     label, k);
+					 label, k);
 		}
 	} else {
 		tap_diag("%s: skipped: no client connected", label);
 	}
 	tap_result(ok, "%s: after expiry, the client connected while parked sees EOF or ECONNRESET",
-	       label);
+		   label);
 
 	/* 7: the listener is gone: its path is a stale socket file. */
 	ok = false;
@@ -526,13 +526,13 @@ static void round_expire(const struct round *rd, long global_base)
 			tap_diag("%s: %s, expected ECONNREFUSED", label, g_err);
 		else
 			tap_diag("%s: connect(%s) succeeded after expiry, expected ECONNREFUSED",
-			     label, rd->lpath);
+				 label, rd->lpath);
 		close_fd(&s);
 	} else {
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(ok, "%s: after expiry, connect(%s) fails with ECONNREFUSED",
-	       label, rd->lpath);
+		   label, rd->lpath);
 
 	/*
 	 * 8: nothing is left to adopt: P is a stale socket file.  Only an
@@ -547,13 +547,13 @@ static void round_expire(const struct round *rd, long global_base)
 			tap_diag("%s: %s, expected EADDRINUSE", label, g_err);
 		else
 			tap_diag("%s: bind(%s) returned 0 after expiry, expected EADDRINUSE",
-			     label, rd->ppath);
+				 label, rd->ppath);
 		close_fd(&u);
 	} else {
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(ok, "%s: after expiry, an armed bind(%s) fails with EADDRINUSE (stale socket file)",
-	       label, rd->ppath);
+		   label, rd->ppath);
 
 	/* 9: with the client closed, nothing is left. */
 	close_fd(&c);
@@ -562,13 +562,13 @@ static void round_expire(const struct round *rd, long global_base)
 		ok = wait_count(base, false, SETTLE_MS, &n, &elapsed);
 		if (ok)
 			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after closing the client",
-			     label, n, elapsed);
+				 label, n, elapsed);
 		else
 			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after closing the client, expected %ld",
-			     label, n, elapsed, base);
+				 label, n, elapsed, base);
 	}
 	tap_result(ok, "%s: with the client closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
-	       label);
+		   label);
 
 	unlink(rd->ppath);
 	unlink(rd->lpath);
@@ -589,8 +589,8 @@ static bool check_sock(const char *label, const char *what, int fd,
 	if (si.domain != AF_UNIX || si.type != SOCK_STREAM ||
 	    si.listening != listening || si.ino != ino) {
 		tap_diag("%s: %s: domain %d type %d listening %d inode %llu, expected AF_UNIX SOCK_STREAM listening %d inode %llu",
-		     label, what, si.domain, si.type, si.listening, si.ino,
-		     listening, ino);
+			 label, what, si.domain, si.type, si.listening, si.ino,
+			 listening, ino);
 		return false;
 	}
 	return true;
@@ -615,10 +615,10 @@ static void round_adopt(const struct round *rd, long global_base)
 	/* 1 */
 	parked = park(rd, &r, why, sizeof(why));
 	tap_result(parked,
-	       "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms) and %s%s%s",
-	       label, rd->ppath, rd->delay_ms,
-	       rd->sigkill ? "was killed by SIGKILL" : "closed all and exited",
-	       parked ? "" : ": ", why);
+		   "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms) and %s%s%s",
+		   label, rd->ppath, rd->delay_ms,
+		   rd->sigkill ? "was killed by SIGKILL" : "closed all and exited",
+		   parked ? "" : ": ", why);
 
 	/* 2: a client connects to the parked listener and writes. */
 	if (parked) {
@@ -631,17 +631,17 @@ static void round_adopt(const struct round *rd, long global_base)
 				client_ok = true;
 			else if (k < 0)
 				tap_diag("%s: client send: %s (errno %d)", label,
-				     strerror(errno), errno);
+					 strerror(errno), errno);
 			else
 				tap_diag("%s: client send: %zd of %zu bytes", label,
-				     k, strlen(CLIENT_MSG));
+					 k, strlen(CLIENT_MSG));
 		}
 	} else {
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(client_ok,
-	       "%s: while parked, a client connect()s to the listener at %s and writes '%s'",
-	       label, rd->lpath, CLIENT_MSG);
+		   "%s: while parked, a client connect()s to the listener at %s and writes '%s'",
+		   label, rd->lpath, CLIENT_MSG);
 
 	/*
 	 * 3: the collector runs while the queue is parked (it collects fresh
@@ -656,10 +656,10 @@ static void round_adopt(const struct round *rd, long global_base)
 			tap_diag("%s: %s", label, g_err);
 		} else if (!wait_count(before, true, SETTLE_MS, &n, &elapsed)) {
 			tap_diag("%s: %ld AF_UNIX sockets, the collector did not take the garbage socket back to %ld",
-			     label, n, before);
+				 label, n, before);
 		} else if (n != before) {
 			tap_diag("%s: %ld AF_UNIX sockets after the collector ran, expected %ld: it took parked sockets",
-			     label, n, before);
+				 label, n, before);
 		} else {
 			ok = true;
 		}
@@ -668,9 +668,9 @@ static void round_adopt(const struct round *rd, long global_base)
 	}
 	if (ok)
 		tap_diag("%s: %ld AF_UNIX sockets while parked, before and after the collector ran",
-		     label, before);
+			 label, before);
 	tap_result(ok, "%s: while parked, the collector runs (it collects a closed socket that holds itself) and leaves the parked sockets alone",
-	       label);
+		   label);
 
 	/*
 	 * 4: a socket without UNIX_DELAY_CLOSE never adopts: EADDRINUSE, and
@@ -685,13 +685,13 @@ static void round_adopt(const struct round *rd, long global_base)
 			tap_diag("%s: %s, expected EADDRINUSE", label, g_err);
 		else
 			tap_diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
-			     label, rd->ppath);
+				 label, rd->ppath);
 		close_fd(&u);
 	} else {
 		tap_diag("%s: skipped: nothing parked", label);
 	}
 	tap_result(ok, "%s: bind(%s) of a SOCK_DGRAM socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
-	       label, rd->ppath);
+		   label, rd->ppath);
 
 	/* 5: adoption, by a socket armed before bind(). */
 	if (parked) {
@@ -703,7 +703,7 @@ static void round_adopt(const struct round *rd, long global_base)
 	}
 	adopted = u >= 0;
 	tap_result(adopted, "%s: bind(%s) of a new SOCK_DGRAM socket armed with UNIX_DELAY_CLOSE=%d returns 0: adopted",
-	       label, rd->ppath, ADOPTER_DELAY_MS);
+		   label, rd->ppath, ADOPTER_DELAY_MS);
 
 	/* 6: the adopter's delay is its own, nothing inherited. */
 	ok = false;
@@ -716,7 +716,7 @@ static void round_adopt(const struct round *rd, long global_base)
 			tap_diag("%s: adopter: %s", label, g_err);
 		} else if (glen != sizeof(got) || got != ADOPTER_DELAY_MS) {
 			tap_diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected its own %d (the parker's was %d)",
-			     label, got, (unsigned int)glen, ADOPTER_DELAY_MS, rd->delay_ms);
+				 label, got, (unsigned int)glen, ADOPTER_DELAY_MS, rd->delay_ms);
 		} else {
 			ok = true;
 		}
@@ -724,7 +724,7 @@ static void round_adopt(const struct round *rd, long global_base)
 		tap_diag("%s: skipped: nothing adopted", label);
 	}
 	tap_result(ok, "%s: the adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d ms",
-	       label, ADOPTER_DELAY_MS);
+		   label, ADOPTER_DELAY_MS);
 
 	/* 7: the parked datagram: the tag, the listener and a. */
 	ok = false;
@@ -736,7 +736,7 @@ static void round_adopt(const struct round *rd, long global_base)
 			tap_diag("%s: recvmsg: %d fds, expected 2", label, nfds);
 		} else if ((size_t)k != strlen(TAG) || memcmp(buf, TAG, strlen(TAG))) {
 			tap_diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
-			     label, (int)k, buf, k, TAG);
+				 label, (int)k, buf, k, TAG);
 		} else if (check_sock(label, "first received fd", fds[0],
 				      r.ino_lst, 1) &&
 			   check_sock(label, "second received fd", fds[1],
@@ -754,7 +754,7 @@ static void round_adopt(const struct round *rd, long global_base)
 		tap_diag("%s: skipped: nothing adopted", label);
 	}
 	tap_result(ok, "%s: recvmsg() on the adopter: the tag, no MSG_CTRUNC, exactly 2 fds: the parked listener and pair end a",
-	       label);
+		   label);
 
 	/* 8: the received listener accepts the connection made while parked. */
 	ok = false;
@@ -774,10 +774,10 @@ static void round_adopt(const struct round *rd, long global_base)
 		}
 	} else {
 		tap_diag("%s: skipped: %s", label,
-		     lst < 0 ? "no listener received" : "no client connected while parked");
+			 lst < 0 ? "no listener received" : "no client connected while parked");
 	}
 	tap_result(ok, "%s: the received listener accept()s the connection made while parked and reads '%s'",
-	       label, CLIENT_MSG);
+		   label, CLIENT_MSG);
 
 	/*
 	 * 9: the pair survived intact: a's queue holds b ("B"), b's queue
@@ -790,7 +790,7 @@ static void round_adopt(const struct round *rd, long global_base)
 			tap_diag("%s: a: %s", label, g_err);
 		} else if (k != 1 || buf[0] != 'B' || np != 1) {
 			tap_diag("%s: a: recvmsg gave %zd bytes ('%c') and %d fds, expected 'B' and 1 fd",
-			     label, k, k > 0 ? buf[0] : '?', np);
+				 label, k, k > 0 ? buf[0] : '?', np);
 			for (i = 0; i < np; i++)
 				close(pfds[i]);
 		} else {
@@ -808,7 +808,7 @@ static void round_adopt(const struct round *rd, long global_base)
 		} else {
 			if (k != 1 || buf[0] != 'A' || np != 1)
 				tap_diag("%s: b: recvmsg(MSG_PEEK) gave %zd bytes ('%c') and %d fds, expected 'A' and 1 fd",
-				     label, k, k > 0 ? buf[0] : '?', np);
+					 label, k, k > 0 ? buf[0] : '?', np);
 			else if (check_sock(label, "fd peeked from b", pfds[0],
 					    r.ino_a, 0))
 				ok = true;
@@ -831,7 +831,7 @@ static void round_adopt(const struct round *rd, long global_base)
 	if (a < 0)
 		tap_diag("%s: skipped: pair end a not received", label);
 	tap_result(ok, "%s: the pair survived: a's queue holds b, b's queue holds a, data flows from b to a",
-	       label);
+		   label);
 
 	/*
 	 * 10: re-form the cycle (b sent over b waits in a's queue again; b's
@@ -863,18 +863,18 @@ static void round_adopt(const struct round *rd, long global_base)
 		ok = wait_count(base, false, SETTLE_MS, &n, &elapsed);
 		if (ok)
 			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after closing everything",
-			     label, n, elapsed);
+				 label, n, elapsed);
 		else
 			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after closing everything, expected %ld",
-			     label, n, elapsed, base);
+				 label, n, elapsed, base);
 	} else {
 		tap_diag("%s: skipped: %s", label,
-		     !parked ? "nothing parked" :
-		     !adopted ? "not adopted (the queue stays parked until it expires)" :
-				"no baseline");
+			 !parked ? "nothing parked" :
+			 !adopted ? "not adopted (the queue stays parked until it expires)" :
+			 "no baseline");
 	}
 	tap_result(ok, "%s: with the cycle re-formed, the adopter disarmed and everything closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
-	       label);
+		   label);
 
 	unlink(rd->ppath);
 	unlink(rd->lpath);
@@ -923,9 +923,9 @@ int main(void)
 		tap_diag("%s", g_err);
 	if (base > 0)
 		tap_diag("%ld AF_UNIX sockets in /proc/net/protocols right after unshare(CLONE_NEWNET)",
-		     base);
+			 base);
 	tap_result(base == 0,
-	       "a new network namespace has no AF_UNIX sockets (/proc/net/protocols)");
+		   "a new network namespace has no AF_UNIX sockets (/proc/net/protocols)");
 
 	round_expire(&expire, base);
 	round_adopt(&adopt_kill, base);

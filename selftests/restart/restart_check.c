@@ -22,10 +22,10 @@ static void show(const struct rs_cfg *cfg, const struct rs_shared *sh,
 		 const struct rs_result *r)
 {
 	tap_diag("%s gap=%dms: %d attempted, %d completed, %d refused, %d reset, %d timed out, %d errors; old accepted %d, new %d%s%s",
-	       rs_scenario_name[cfg->sc], cfg->gap_ms, r->attempted, r->count[RS_OK],
-	       r->count[RS_REFUSED], r->count[RS_RESET], r->count[RS_TIMEOUT],
-	       r->count[RS_ERROR], sh->old_accepted, sh->new_accepted,
-	       sh->error[0] ? "; error: " : "", sh->error);
+		 rs_scenario_name[cfg->sc], cfg->gap_ms, r->attempted, r->count[RS_OK],
+		 r->count[RS_REFUSED], r->count[RS_RESET], r->count[RS_TIMEOUT],
+		 r->count[RS_ERROR], sh->old_accepted, sh->new_accepted,
+		 sh->error[0] ? "; error: " : "", sh->error);
 }
 
 int main(void)
@@ -47,28 +47,28 @@ int main(void)
 
 	cfg.sc = RS_REUSEPORT_GAP;
 	tap_result(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
-	      rs_scenario_name[cfg.sc], sh->error);
+		   rs_scenario_name[cfg.sc], sh->error);
 	show(&cfg, sh, &r);
 	lost = r.attempted - r.count[RS_OK];
 	tap_result(r.count[RS_OK] > 0 && lost > 0,
-	      "%s: connections are lost in a %d ms gap (%d of %d)",
-	      rs_scenario_name[cfg.sc], cfg.gap_ms, lost, r.attempted);
+		   "%s: connections are lost in a %d ms gap (%d of %d)",
+		   rs_scenario_name[cfg.sc], cfg.gap_ms, lost, r.attempted);
 
 	for (i = 0; i < sizeof(puds) / sizeof(puds[0]); i++) {
 		cfg.sc = puds[i];
 		tap_result(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
-		      rs_scenario_name[cfg.sc], sh->error);
+			   rs_scenario_name[cfg.sc], sh->error);
 		show(&cfg, sh, &r);
 		tap_result(r.attempted >= 100 && r.count[RS_OK] == r.attempted,
-		      "%s: every connection of a %d ms gap completes (%d of %d)",
-		      rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
+			   "%s: every connection of a %d ms gap completes (%d of %d)",
+			   rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
 		tap_result(sh->diag_parked == 1 && sh->diag_fds == 1,
-		      "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
-		      rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
+			   "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
+			   rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
 		tap_result(r.kernel.dc_parked == 1 && r.kernel.dc_adopted == 1 && r.kernel.dc_expired == 0,
-		      "%s: /proc/net/unix_delay_close counted %ld parked, %ld adopted, %ld expired",
-		      rs_scenario_name[cfg.sc], r.kernel.dc_parked, r.kernel.dc_adopted,
-		      r.kernel.dc_expired);
+			   "%s: /proc/net/unix_delay_close counted %ld parked, %ld adopted, %ld expired",
+			   rs_scenario_name[cfg.sc], r.kernel.dc_parked, r.kernel.dc_adopted,
+			   r.kernel.dc_expired);
 	}
 	return tap_finish();
 }

@@ -1683,29 +1683,29 @@ int main(int argc, char **argv)
 	}
 
 	tap_result(!atomic_load(&sh->violations), "invariants held as it ran (%ld violations%s%s)",
-	    atomic_load(&sh->violations), sh->violations ? ", first: " : "",
-	    sh->first_violation);
+		   atomic_load(&sh->violations), sh->violations ? ", first: " : "",
+		   sh->first_violation);
 	ok = wait_for(all_expired(&now), MAX_DELAY_MS + 30000);
 	tap_result(ok, "every parked queue was adopted or expired (ns0: %ld parked = %ld adopted + %ld expired)",
-	    now.parked[0] - b.parked[0], now.adopted[0] - b.adopted[0],
-	    now.expired[0] - b.expired[0]);
+		   now.parked[0] - b.parked[0], now.adopted[0] - b.adopted[0],
+		   now.expired[0] - b.expired[0]);
 	tap_result(sh->tok_sent == sh->tok_received + sh->tok_truncated + sh->tok_released,
-	    "every token came out once, was truncated, or was released: %ld sent = %ld received + %ld truncated + %ld released",
-	    sh->tok_sent, sh->tok_received, sh->tok_truncated, sh->tok_released);
+		   "every token came out once, was truncated, or was released: %ld sent = %ld received + %ld truncated + %ld released",
+		   sh->tok_sent, sh->tok_received, sh->tok_truncated, sh->tok_released);
 	tap_result(sh->canaries_collected > 0 || !sh->count[C_CYCLE],
-	    "the collector freed cycles: %ld of their canaries released, %ld received",
-	    sh->canaries_collected, sh->canaries_received);
+		   "the collector freed cycles: %ld of their canaries released, %ld received",
+		   sh->canaries_collected, sh->canaries_received);
 	ok = wait_for(sockets_back(&b, &now), 20000);
 	tap_result(ok, "socket counts back at baseline: unix %d/%d, all %d/%d",
-	    now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
+		   now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
 	if (!ok)
 		dump_sockets();
 	/* Everything collected: the graph is quiet now, then the quiet phase. */
 	quiet_ms = quiet_phase();
 	printf("# stress: quiet_cycle_ms %ld\n", quiet_ms);
 	tap_result(quiet_ms >= 0,
-	    "quiet phase: a cycle that only an adoption closed was collected with nothing but plain close()s after it (%ld ms)",
-	    quiet_ms);
+		   "quiet phase: a cycle that only an adoption closed was collected with nothing but plain close()s after it (%ld ms)",
+		   quiet_ms);
 	now.inflight_room[0] = inflight_room(0);
 	now.inflight_room[1] = inflight_room(NOBODY);
 	/*
@@ -1714,10 +1714,10 @@ int main(int argc, char **argv)
 	 * count may end below its baseline, never above.
 	 */
 	tap_result(now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
-	    b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
-	    "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
-	    NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
-	    b.inflight_room[1]);
+		   b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
+		   "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
+		   NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
+		   b.inflight_room[1]);
 	/*
 	 * nr_files is a per-cpu counter read without summing: it can be off by
 	 * its batch (max(32, 2 * ncpu)) on each cpu.
@@ -1727,7 +1727,7 @@ int main(int argc, char **argv)
 
 		ok = wait_for(labs((now.files = file_nr()) - b.files) <= slack, 10000);
 		tap_result(ok, "open files back at baseline: %ld, was %ld (per-cpu counter slack %ld)",
-		    now.files, b.files, slack);
+			   now.files, b.files, slack);
 	}
 	/* SLUB_TINY kernels (make check's) have no /proc/slabinfo. */
 	if (b.unix_slab >= 0) {
@@ -1737,7 +1737,7 @@ int main(int argc, char **argv)
 		ok = wait_for(labs((now.unix_slab = slab_active("UNIX")) - b.unix_slab) <= slack,
 			      10000);
 		tap_result(ok, "slab UNIX back at baseline: %ld active, was %ld (slack %ld)",
-		    now.unix_slab, b.unix_slab, slack);
+			   now.unix_slab, b.unix_slab, slack);
 	}
 	{
 		long q = 0;
@@ -1745,7 +1745,7 @@ int main(int argc, char **argv)
 		for (ns = 0; ns < 2; ns++)
 			q += now.quota[ns] - b.quota[ns];
 		tap_result(true, "limits were hit: %ld setsockopt refused (%ld counted EDQUOT by the kernel)",
-		    sh->count[C_PARK_REFUSED], q);
+			   sh->count[C_PARK_REFUSED], q);
 	}
 
 	for (i = 0; i < NR_COUNTERS; i++)
