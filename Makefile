@@ -182,17 +182,9 @@ check-series: kernel
 # kernel (selftests/eval, selftests/restart), then build/eval/report.md.
 EVAL_DIR := $(B)/eval
 EVAL_APPEND ?=
-EVAL_BPF_CFLAGS := -O2 -g -target bpf -isystem $(KOBJ)/usr/include -I/usr/include/x86_64-linux-gnu
 eval-guest: kernel
 	@bash scripts/deps.sh eval
-	@mkdir -p $(EVAL_DIR)/gen $(EVAL_DIR)/tests/eval
-	@$(MAKE) -s -C $(TREE) O=$(KOBJ) ARCH=x86_64 headers_install >/dev/null
-	@clang $(EVAL_BPF_CFLAGS) -c selftests/eval/reuseport_migrate.bpf.c -o $(EVAL_DIR)/gen/reuseport_migrate.bpf.o
-	@python3 scripts/bin2c.py reuseport_migrate_bpf_o $(EVAL_DIR)/gen/reuseport_migrate.bpf.o \
-		>$(EVAL_DIR)/gen/reuseport_migrate.bpf.h
-	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -isystem $(KOBJ)/usr/include -I $(EVAL_DIR)/gen \
-		-o $(EVAL_DIR)/tests/eval/eval selftests/eval/eval.c -lbpf -lelf -lz -lzstd
-	@echo "eval/eval 3000" >$(EVAL_DIR)/tests/list
+	@bash scripts/build-guest-tests.sh $(EVAL_DIR)/tests selftests/eval-suites
 	@bash qemu/mkinitramfs.sh $(EVAL_DIR)/initramfs.cpio $(EVAL_DIR)/tests
 
 eval: deps eval-guest
@@ -208,12 +200,8 @@ eval: deps eval-guest
 BENCH_DIR := $(B)/bench
 bench: guest
 	@bash scripts/build-at.sh $(TREE) $(KOBJ)/.config $(BENCH_DIR)/base puds-base
-	@mkdir -p $(BENCH_DIR)/tests/bench
-	@mkdir -p $(BENCH_DIR)/adopt/bench
-	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/tests/bench/fastpath selftests/bench/fastpath.c
-	@gcc -O2 -Wall -Wextra -Werror -static -I uapi -o $(BENCH_DIR)/adopt/bench/adopt selftests/bench/adopt.c
-	@echo "bench/fastpath 600" >$(BENCH_DIR)/tests/list
-	@echo "bench/adopt 900" >$(BENCH_DIR)/adopt/list
+	@bash scripts/build-guest-tests.sh $(BENCH_DIR)/tests selftests/bench-suites
+	@bash scripts/build-guest-tests.sh $(BENCH_DIR)/adopt selftests/bench-adopt-suites
 	@bash qemu/mkinitramfs.sh $(BENCH_DIR)/initramfs.cpio $(BENCH_DIR)/tests
 	@bash qemu/mkinitramfs.sh $(BENCH_DIR)/adopt.cpio $(BENCH_DIR)/adopt
 	@python3 scripts/bench.py --base $(BENCH_DIR)/base/kbuild/arch/x86/boot/bzImage \

@@ -21,8 +21,9 @@ if [ "$(bash "$top/scripts/kernel-source.sh" origin)" = system ]; then
 else
 	pkgs+=(apt dpkg xz-utils debian-archive-keyring)
 fi
-# "deps.sh eval": what make eval adds (the BPF migration scenario, linked statically).
-[ "${1:-}" = eval ] && pkgs+=(clang libbpf-dev zlib1g-dev libzstd-dev)
+# "deps.sh eval": what make eval adds (the BPF migration scenario, linked
+# statically; bpftool writes its skeleton).
+[ "${1:-}" = eval ] && pkgs+=(clang libbpf-dev zlib1g-dev libzstd-dev bpftool)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -33,32 +33,18 @@
 #include <unistd.h>
 #include <linux/un_delay_close.h>
 
+#include "selftest.h"
+
 #define REPEAT		5
 #define SCM_MAX_FD	253
 #define DELAY_MS	60000
 
 static long iter = 200;
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void die(const char *what)
 {
 	printf("# adopt: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static socklen_t addr(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
-	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
 }
 
 /* A socket bound to @path, armed with @ms before bind() unless 0. */
@@ -68,56 +54,34 @@ static int bound(const char *path, int ms)
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 
 	if (fd < 0 || (ms && setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) ||
-	    bind(fd, (struct sockaddr *)&sun, addr(&sun, path)))
+	    bind(fd, (struct sockaddr *)&sun, unix_addr(&sun, path)))
 		return -1;
 	return fd;
 }
 
 /* @n fresh eventfds to @path, in one datagram from @fd. */
-static void send_fds(int fd, const char *path, int n)
+static void send_eventfds(int fd, const char *path, int n)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * SCM_MAX_FD)] = {};
-	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
-	struct sockaddr_un sun;
-	struct msghdr msg = {
-		.msg_name = &sun, .msg_namelen = addr(&sun, path),
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(sizeof(int) * n),
-	};
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	int fds[SCM_MAX_FD], i;
+	int fds[SCM_MAX_FD] = {}, i;
 
 	for (i = 0; i < n; i++)
 		if ((fds[i] = eventfd(0, 0)) < 0)
 			die("eventfd");
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * n);
-	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * n);
-	if (sendmsg(fd, &msg, 0) < 0)
+	if (send_fds(fd, path, "x", 1, fds, n, 0))
 		die("sendmsg");
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 }
 
 /* Receive one datagram and its fds into @fds; the number of fds. */
-static int recv_fds(int fd, int *fds)
+static int recv_all(int fd, int *fds)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * SCM_MAX_FD)], c;
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
+	char c;
+	int n;
 
-	if (recvmsg(fd, &msg, MSG_DONTWAIT) < 0 || (msg.msg_flags & MSG_CTRUNC))
+	if (recv_fds(fd, &c, 1, fds, SCM_MAX_FD, &n, MSG_DONTWAIT, -1) < 0)
 		die("recvmsg");
-	cmsg = CMSG_FIRSTHDR(&msg);
-	if (!cmsg)
-		return 0;
-	memcpy(fds, CMSG_DATA(cmsg), cmsg->cmsg_len - CMSG_LEN(0));
-	return (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+	return n;
 }
 
 static void close_all(int *fds, int n)
@@ -134,15 +98,8 @@ static void park(const char *path, int n)
 	if (fd < 0)
 		die("park");
 	if (n)
-		send_fds(fd, path, n);
+		send_eventfds(fd, path, n);
 	close(fd);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* Adopting a queue of @n fds, or (@live) doing the same work without. */
@@ -154,13 +111,13 @@ static long long one_op(int n, int live, int lfd)
 	if (!live)
 		park("adopt.sock", n);
 	else
-		send_fds(lfd, "live.sock", n);
+		send_eventfds(lfd, "live.sock", n);
 
 	t = now_ns();
 	fd = live ? bound("fresh.sock", 0) : bound("adopt.sock", DELAY_MS);
 	if (fd < 0)
 		die(live ? "bind" : "bind (adopt)");
-	got = recv_fds(live ? lfd : fd, fds);
+	got = recv_all(live ? lfd : fd, fds);
 	t = now_ns() - t;
 
 	if (got != n)
@@ -188,8 +145,7 @@ static void run(const char *name, int n, int live, int lfd)
 			t[r] += one_op(n, live, lfd);
 		t[r] /= iter;
 	}
-	qsort(t, REPEAT, sizeof(t[0]), cmp);
-	printf("BENCH %s %lld\n", name, t[0]);
+	printf("BENCH %s %lld\n", name, fastest(t, REPEAT));
 	fflush(stdout);
 }
 
@@ -217,16 +173,6 @@ static void park_many(int from, int k)
 		snprintf(path, sizeof(path), "q/%d", i);
 		park(path, 0);
 	}
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0 || write(fd, s, strlen(s)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
 }
 
 int main(int argc, char **argv)

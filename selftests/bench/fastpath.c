@@ -29,25 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "selftest.h"
+
 #define REPEAT 7
 
 static long iter = 10000;
-
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static socklen_t addr(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
-	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
-}
 
 static void die(const char *what)
 {
@@ -58,7 +44,7 @@ static void die(const char *what)
 static void bind_close(void)
 {
 	struct sockaddr_un sun;
-	socklen_t len = addr(&sun, "bench.sock");
+	socklen_t len = unix_addr(&sun, "bench.sock");
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, len))
@@ -72,7 +58,7 @@ static int owner = -1;
 static void bind_inuse(void)
 {
 	struct sockaddr_un sun;
-	socklen_t len = addr(&sun, "owned.sock");
+	socklen_t len = unix_addr(&sun, "owned.sock");
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 
 	if (fd < 0 || !bind(fd, (struct sockaddr *)&sun, len) || errno != EADDRINUSE)
@@ -95,7 +81,7 @@ static int rx = -1, tx = -1;
 static void send_recv(void)
 {
 	struct sockaddr_un sun;
-	socklen_t len = addr(&sun, "rx.sock");
+	socklen_t len = unix_addr(&sun, "rx.sock");
 	char buf[64] = {};
 
 	if (sendto(tx, buf, sizeof(buf), 0, (struct sockaddr *)&sun, len) != sizeof(buf) ||
@@ -126,13 +112,6 @@ static void stream_pingpong(void)
 	pingpong(st);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void run(const char *name, void (*op)(void))
 {
 	long long t[REPEAT];
@@ -148,8 +127,7 @@ static void run(const char *name, void (*op)(void))
 			op();
 		t[r] = (now_ns() - start) / iter;
 	}
-	qsort(t, REPEAT, sizeof(t[0]), cmp);
-	printf("BENCH %s %lld\n", name, t[0]);
+	printf("BENCH %s %lld\n", name, fastest(t, REPEAT));
 	fflush(stdout);
 }
 
@@ -165,8 +143,8 @@ int main(int argc, char **argv)
 	owner = socket(AF_UNIX, SOCK_DGRAM, 0);
 	rx = socket(AF_UNIX, SOCK_DGRAM, 0);
 	tx = socket(AF_UNIX, SOCK_DGRAM, 0);
-	if (bind(owner, (struct sockaddr *)&sun, addr(&sun, "owned.sock")) ||
-	    bind(rx, (struct sockaddr *)&sun, addr(&sun, "rx.sock")) ||
+	if (bind(owner, (struct sockaddr *)&sun, unix_addr(&sun, "owned.sock")) ||
+	    bind(rx, (struct sockaddr *)&sun, unix_addr(&sun, "rx.sock")) ||
 	    socketpair(AF_UNIX, SOCK_DGRAM, 0, dg) || socketpair(AF_UNIX, SOCK_STREAM, 0, st))
 		die("setup");
 

@@ -19,21 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "selftest.h"
+
 #define DEBUGFS "/sys/kernel/debug"
 #define KMEMLEAK DEBUGFS "/kmemleak"
 #define PAUSE_S 5
-
-static int write_cmd(const char *cmd)
-{
-	int fd = open(KMEMLEAK, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, cmd, strlen(cmd)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 int main(void)
 {
@@ -41,33 +31,32 @@ int main(void)
 	char line[512];
 	FILE *f;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("TAP version 13\n1..2\n");
+	tap_plan(2);
 	if (access(KMEMLEAK, F_OK) && mount("debugfs", DEBUGFS, "debugfs", 0, NULL) &&
 	    errno != EBUSY) {
-		printf("not ok 1 mount debugfs on %s: %s\n", DEBUGFS, strerror(errno));
-		printf("not ok 2 no leak reported # not scanned\n");
-		return 1;
+		tap_result(false, "mount debugfs on %s: %s", DEBUGFS, strerror(errno));
+		tap_result(false, "no leak reported # not scanned");
+		return tap_finish();
 	}
 	if (access(KMEMLEAK, R_OK | W_OK)) {
-		printf("not ok 1 %s: %s (a kernel without CONFIG_DEBUG_KMEMLEAK, or kmemleak=off)\n",
-		       KMEMLEAK, strerror(errno));
-		printf("not ok 2 no leak reported # not scanned\n");
-		return 1;
+		tap_result(false, "%s: %s (a kernel without CONFIG_DEBUG_KMEMLEAK, or kmemleak=off)",
+			   KMEMLEAK, strerror(errno));
+		tap_result(false, "no leak reported # not scanned");
+		return tap_finish();
 	}
 
-	err = write_cmd("scan");
+	err = write_file(KMEMLEAK, "scan");
 	if (!err) {
 		sleep(PAUSE_S);
-		err = write_cmd("scan");
+		err = write_file(KMEMLEAK, "scan");
 	}
-	printf("%s 1 two kmemleak scans, %d s apart%s%s\n", err ? "not ok" : "ok", PAUSE_S,
-	       err ? ": " : "", err ? strerror(-err) : "");
+	tap_result(!err, "two kmemleak scans, %d s apart%s%s", PAUSE_S,
+		   err ? ": " : "", err ? strerror(-err) : "");
 
 	f = fopen(KMEMLEAK, "re");
 	if (!f) {
-		printf("not ok 2 read %s: %s\n", KMEMLEAK, strerror(errno));
-		return 1;
+		tap_result(false, "read %s: %s", KMEMLEAK, strerror(errno));
+		return tap_finish();
 	}
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, "unreferenced object", 19))
@@ -78,8 +67,6 @@ int main(void)
 	}
 	fclose(f);
 	printf("# kmemleak: %d unreferenced objects\n", reports);
-	printf("%s 2 no leak reported (%d objects)\n", reports ? "not ok" : "ok", reports);
-	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:0 error:0\n",
-	       !err + !reports, !!err + !!reports);
-	return err || reports;
+	tap_result(!reports, "no leak reported (%d objects)", reports);
+	return tap_finish();
 }

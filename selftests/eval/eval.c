@@ -10,61 +10,32 @@
  * and puds.eval.rate=N (connections per second, default 100).
  */
 #define _GNU_SOURCE
-#include <stdarg.h>
-#include <bpf/bpf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <bpf/libbpf.h>
 
-#include "../restart/restart.h"
-#include "reuseport_migrate.bpf.h"	/* generated: the BPF object's bytes */
+#include "restart.h"
+#include "reuseport_migrate.skel.h"	/* bpftool gen skeleton of reuseport_migrate.bpf.c */
+#include "selftest.h"
 
 static const int gaps_full[] = { 0, 50, 500, 2000 };
 static const int gaps_quick[] = { 0, 500 };
 
-/* puds.eval=quick, puds.eval.rate=N from /proc/cmdline. */
-static void read_cmdline(bool *quick, int *rate)
-{
-	char buf[4096] = {}, *p;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return;
-	if (fgets(buf, sizeof(buf), f)) {
-		*quick = strstr(buf, "puds.eval=quick") != NULL;
-		p = strstr(buf, "puds.eval.rate=");
-		if (p)
-			*rate = atoi(p + strlen("puds.eval.rate="));
-	}
-	fclose(f);
-}
-
 /* The SK_REUSEPORT program and its sockarray; 0 or -1. */
 static int load_bpf(int *prog_fd, int *map_fd, char *err, size_t len)
 {
-	struct bpf_object *obj;
-	struct bpf_program *prog;
-	struct bpf_map *map;
-	int ret;
+	struct reuseport_migrate *skel;
 
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
-	obj = bpf_object__open_mem(reuseport_migrate_bpf_o, sizeof(reuseport_migrate_bpf_o),
-				   NULL);
-	if (!obj) {
-		snprintf(err, len, "bpf_object__open_mem: %s", strerror(errno));
+	skel = reuseport_migrate__open_and_load();
+	if (!skel) {
+		snprintf(err, len, "reuseport_migrate__open_and_load: %s", strerror(errno));
 		return -1;
 	}
-	ret = bpf_object__load(obj);
-	if (ret) {
-		snprintf(err, len, "bpf_object__load: %s", strerror(-ret));
-		return -1;
-	}
-	prog = bpf_object__find_program_by_name(obj, "migrate_reuseport");
-	map = bpf_object__find_map_by_name(obj, "reuseport_map");
-	if (!prog || !map) {
-		snprintf(err, len, "program or map missing from the object");
-		return -1;
-	}
-	*prog_fd = bpf_program__fd(prog);
-	*map_fd = bpf_map__fd(map);
+	*prog_fd = bpf_program__fd(skel->progs.migrate_reuseport);
+	*map_fd = bpf_map__fd(skel->maps.reuseport_map);
 	/* The object stays loaded for the whole run: fds are inherited. */
 	return 0;
 }
@@ -143,23 +114,21 @@ int main(void)
 	};
 	struct rs_shared *sh = rs_shared_new();
 	const int *gaps = gaps_full;
-	int ngaps = 4, total, n = 0, failed = 0, g;
+	int ngaps = 4, total, n = 0, g;
 	struct rs_result r;
-	char err[256] = "";
-	bool quick = false;
+	char err[256] = "", mode[16];
 	enum rs_scenario sc;
 
-	read_cmdline(&quick, &cfg.rate);
-	if (quick) {
+	/* puds.eval=quick: gaps 0 and 500 ms only; puds.eval.rate=N connections/s. */
+	if (cmdline_value("puds.eval", mode, sizeof(mode)) && !strcmp(mode, "quick")) {
 		gaps = gaps_quick;
 		ngaps = 2;
 	}
+	cfg.rate = cmdline_long("puds.eval.rate", cfg.rate);
 	total = RS_NR_SCENARIOS * ngaps;
-	printf("TAP version 13\n1..%d\n", total);
-	if (!sh) {
-		printf("Bail out! mmap: %s\n", strerror(errno));
-		return 1;
-	}
+	tap_plan(total);
+	if (!sh)
+		tap_bail("mmap: %s", strerror(errno));
 	if (load_bpf(&cfg.bpf_prog_fd, &cfg.bpf_map_fd, err, sizeof(err)))
 		printf("# BPF scenario cannot run: %s\n", err);
 	printf("# eval: %d scenarios x %d gaps, %d connections/s, %d ms before and %d ms after the gap, timeout %d ms, backlog %d, UNIX_DELAY_CLOSE %d ms\n",
@@ -181,17 +150,14 @@ int main(void)
 			} else {
 				ok = !rs_run(&cfg, sh, &r);
 			}
-			failed += !ok;
 			printf("# [%d/%d] %-20s gap %4d ms: %3d attempted, %3d completed, %3d refused, %3d reset, %3d timed out; p99 %.0f ms%s%s\n",
 			       ++n, total, rs_scenario_name[sc], cfg.gap_ms, r.attempted,
 			       r.count[RS_OK], r.count[RS_REFUSED], r.count[RS_RESET],
 			       r.count[RS_TIMEOUT], ms(r.p99_us),
 			       sh->error[0] ? "; error: " : "", sh->error);
 			print_json(&cfg, sh, &r, ok);
-			printf("%sok %d - %s gap %d ms\n", ok ? "" : "not ", n,
-			       rs_scenario_name[sc], cfg.gap_ms);
-			fflush(stdout);
+			tap_result(ok, "%s gap %d ms", rs_scenario_name[sc], cfg.gap_ms);
 		}
 	}
-	return failed ? 1 : 0;
+	return tap_finish();
 }

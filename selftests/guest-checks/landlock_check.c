@@ -23,14 +23,7 @@
 
 #include <linux/landlock.h>
 
-static int failed;
-
-static void check(int ok, const char *what, int n)
-{
-	printf("%sok %d %s\n", ok ? "" : "not ", n, what);
-	if (!ok)
-		failed = 1;
-}
+#include "selftest.h"
 
 int main(void)
 {
@@ -40,13 +33,13 @@ int main(void)
 	int abi, fd, status;
 	pid_t pid;
 
-	printf("TAP version 13\n1..2\n");
+	tap_plan(2);
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 	if (abi < 0)
-		printf("# landlock_create_ruleset(VERSION): %s\n", strerror(errno));
+		tap_diag("landlock_create_ruleset(VERSION): %s", strerror(errno));
 	else
-		printf("# Landlock ABI version %d\n", abi);
-	check(abi >= 1, "landlock: active, reports its ABI version", 1);
+		tap_diag("Landlock ABI version %d", abi);
+	tap_result(abi >= 1, "landlock: active, reports its ABI version");
 
 	fd = open("landlock_check.txt", O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	if (fd >= 0)
@@ -64,7 +57,7 @@ int main(void)
 	status = -1;
 	if (pid > 0)
 		waitpid(pid, &status, 0);
-	check(fd >= 0 && pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	      "landlock: a restricted child cannot read a file", 2);
-	return failed;
+	tap_result(fd >= 0 && pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "landlock: a restricted child cannot read a file");
+	return tap_finish();
 }

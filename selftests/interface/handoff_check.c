@@ -63,6 +63,8 @@
 
 #include <linux/un_delay_close.h>
 
+#include "selftest.h"
+
 #define NUM_CHECKS	25
 
 #define DELAY_MS	30000		/* parked lifetime; <= default max 60000 */
@@ -87,302 +89,6 @@
 #define PATH_REFUSAL	REFUSAL_DIR "/" REFUSAL_NAME
 
 #define CLIENT_MSG_LEN	8		/* "client-N", N a single digit */
-
-/* ------------------------------------------------------------------ */
-/* TAP reporting                                                       */
-
-static int g_test;
-static int g_fail;
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void report(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void report(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	g_test++;
-	if (!ok)
-		g_fail++;
-	printf("%sok %d - ", ok ? "" : "not ", g_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "Bail out! time limit reached\n";
-	ssize_t n;
-
-	(void)sig;
-	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
-	_exit(1);
-}
-
-/* ------------------------------------------------------------------ */
-/* Error text of the last failed helper: names the syscall and errno.  */
-
-static char g_err[256];
-
-static void seterr(const char *call)
-{
-	int e = errno;
-
-	snprintf(g_err, sizeof(g_err), "%s: %s (errno %d)", call, strerror(e), e);
-	errno = e;
-}
-
-static void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void seterrmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(g_err, sizeof(g_err), fmt, ap);
-	va_end(ap);
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* AF_UNIX helpers                                                     */
-
-static int fill_addr(struct sockaddr_un *addr, socklen_t *len, const char *path)
-{
-	size_t plen = strlen(path);
-
-	if (plen >= sizeof(addr->sun_path)) {
-		errno = ENAMETOOLONG;
-		seterr("socket path");
-		return -1;
-	}
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	memcpy(addr->sun_path, path, plen + 1);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
-	return 0;
-}
-
-/* setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, ms); -1 (errno kept, g_err set). */
-static int set_delay(int fd, int ms)
-{
-	int e;
-
-	if (setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms))) {
-		e = errno;
-		snprintf(g_err, sizeof(g_err),
-			 "setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, %d): %s (errno %d)",
-			 ms, strerror(e), e);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-/* getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE): true if it gives exactly @want. */
-static bool delay_is(int fd, int want)
-{
-	socklen_t len = sizeof(int);
-	int got = -1;
-
-	if (getsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
-		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-		return false;
-	}
-	if (len != sizeof(got) || got != want) {
-		seterrmsg("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected %d",
-			  got, (unsigned int)len, want);
-		return false;
-	}
-	return true;
-}
-
-/*
- * New SOCK_DGRAM socket bound to path, armed with UNIX_DELAY_CLOSE = arm_ms
- * before bind() unless arm_ms is 0; -1 (errno kept) if either fails.
- */
-static int unix_dgram_bind(const char *path, int arm_ms)
-{
-	struct sockaddr_un addr;
-	socklen_t len;
-	int fd, e;
-
-	if (fill_addr(&addr, &len, path))
-		return -1;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		seterr("socket(AF_UNIX, SOCK_DGRAM)");
-		return -1;
-	}
-	if (arm_ms && set_delay(fd, arm_ms)) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&addr, len)) {
-		e = errno;
-		snprintf(g_err, sizeof(g_err), "bind(%s): %s (errno %d)",
-			 path, strerror(e), e);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-static int wait_fd(int fd, short events, int timeout_ms, const char *call)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int r = poll(&pfd, 1, timeout_ms);
-
-	if (r < 0) {
-		seterr("poll");
-		return -1;
-	}
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		seterrmsg("%s: nothing within %d ms (poll timeout)", call, timeout_ms);
-		return -1;
-	}
-	return 0;
-}
-
-/* Send len bytes of data with nfds fds (SCM_RIGHTS) to the socket at path. */
-static int send_fds(int sock, const char *path, const void *data, size_t len,
-		    const int *fds, int nfds)
-{
-	union {
-		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct sockaddr_un addr;
-	struct msghdr msg;
-	struct cmsghdr *cmsg;
-	socklen_t alen;
-	ssize_t n;
-
-	if (nfds < 1 || nfds > MAX_FDS || len < 1) {
-		errno = EINVAL;
-		seterr("send_fds");
-		return -1;
-	}
-	if (fill_addr(&addr, &alen, path))
-		return -1;
-
-	memset(&ctl, 0, sizeof(ctl));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_name = &addr;
-	msg.msg_namelen = alen;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
-
-	n = sendmsg(sock, &msg, MSG_DONTWAIT);
-	if (n < 0) {
-		seterr("sendmsg(SCM_RIGHTS)");
-		return -1;
-	}
-	if ((size_t)n != len) {
-		seterrmsg("sendmsg(SCM_RIGHTS): sent %zd of %zu bytes", n, len);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Receive one datagram and its SCM_RIGHTS fds (up to MAX_FDS, stored in
- * fds[], *nfds set).  Returns the data length, or -1 on error, on timeout,
- * or if the data or control part was truncated (any fds received are then
- * closed).
- */
-static ssize_t recv_fds(int sock, char *buf, size_t buflen, int fds[MAX_FDS],
-			int *nfds, int timeout_ms)
-{
-	union {
-		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = buflen };
-	struct msghdr msg;
-	struct cmsghdr *cmsg;
-	ssize_t n;
-	int count = 0, i;
-
-	*nfds = 0;
-	if (wait_fd(sock, POLLIN, timeout_ms, "recvmsg"))
-		return -1;
-
-	memset(&ctl, 0, sizeof(ctl));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
-
-	n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0) {
-		seterr("recvmsg");
-		return -1;
-	}
-
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		size_t k, j;
-
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (j = 0; j < k; j++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cmsg) + j * sizeof(int), sizeof(fd));
-			if (count < MAX_FDS)
-				fds[count++] = fd;
-			else
-				close(fd);
-		}
-	}
-
-	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-		seterrmsg("recvmsg: %s%s set (%d fds received)",
-			  msg.msg_flags & MSG_CTRUNC ? "MSG_CTRUNC " : "",
-			  msg.msg_flags & MSG_TRUNC ? "MSG_TRUNC " : "", count);
-		for (i = 0; i < count; i++)
-			close(fds[i]);
-		errno = EMSGSIZE;
-		return -1;
-	}
-	*nfds = count;
-	return n;
-}
 
 /* ------------------------------------------------------------------ */
 /* TCP helpers (127.0.0.1 only)                                        */
@@ -472,37 +178,6 @@ fail:
 	return -1;
 }
 
-static int read_exact(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	int tries;
-
-	for (tries = 0; got < len && tries < 16; tries++) {
-		ssize_t n;
-
-		if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "read"))
-			return -1;
-		/* read(), not recv(): sockets and pipes alike */
-		n = read(fd, buf + got, len - got);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			seterr("read");
-			return -1;
-		}
-		if (n == 0) {
-			seterrmsg("read: EOF after %zu of %zu bytes", got, len);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	if (got < len) {
-		seterrmsg("read: only %zu of %zu bytes", got, len);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Accept `count` connections on lfd and read "client-N" from each.
  * expect is a bit mask of the client ids that must all be seen once.
@@ -519,36 +194,36 @@ static bool accept_clients(const char *label, int lfd, int count,
 		int c;
 
 		if (wait_fd(lfd, POLLIN, IO_TIMEOUT_MS, "accept")) {
-			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+			tap_diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
 			return false;
 		}
 		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (c < 0) {
 			seterr("accept4");
-			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+			tap_diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
 			return false;
 		}
-		if (read_exact(c, buf, sizeof(buf))) {
-			diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
+		if (read_exact(c, buf, sizeof(buf), IO_TIMEOUT_MS)) {
+			tap_diag("%s: connection %d of %d: %s", label, i + 1, count, g_err);
 			close(c);
 			return false;
 		}
 		close(c);
 		if (memcmp(buf, "client-", 7) || buf[7] < '0' || buf[7] > '9') {
-			diag("%s: connection %d of %d: unexpected bytes '%.*s'",
-			     label, i + 1, count, (int)sizeof(buf), buf);
+			tap_diag("%s: connection %d of %d: unexpected bytes '%.*s'",
+				 label, i + 1, count, (int)sizeof(buf), buf);
 			return false;
 		}
 		bit = 1u << (buf[7] - '0');
 		if (!(expect & bit) || (seen & bit)) {
-			diag("%s: connection %d of %d: unexpected or repeated client '%.*s'",
-			     label, i + 1, count, (int)sizeof(buf), buf);
+			tap_diag("%s: connection %d of %d: unexpected or repeated client '%.*s'",
+				 label, i + 1, count, (int)sizeof(buf), buf);
 			return false;
 		}
 		seen |= bit;
 	}
 	if (seen != expect) {
-		diag("%s: clients seen mask 0x%x, expected 0x%x", label, seen, expect);
+		tap_diag("%s: clients seen mask 0x%x, expected 0x%x", label, seen, expect);
 		return false;
 	}
 	return true;
@@ -558,116 +233,11 @@ static bool accept_clients(const char *label, int lfd, int count,
 /* Child processes                                                     */
 
 struct child_report {
-	int ok;			/* child reached its end point */
+	struct child_status st;	/* ok: reached its end point; what: failure text */
 	int port;		/* park child: port of the parked listener */
 	int ret;		/* refusal child: bind() return value */
 	int err;		/* refusal child: bind() errno */
-	char what[256];		/* failure text (g_err) */
 };
-
-static void child_send(int wfd, struct child_report *r)
-{
-	ssize_t n = write(wfd, r, sizeof(*r));
-
-	(void)n;
-}
-
-static void __attribute__((noreturn)) child_fail(int wfd, struct child_report *r)
-{
-	r->ok = 0;
-	snprintf(r->what, sizeof(r->what), "%s", g_err);
-	child_send(wfd, r);
-	_exit(1);
-}
-
-static void describe_status(int status, char *buf, size_t len)
-{
-	if (status == -1)
-		snprintf(buf, len, "did not finish in time (killed)");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "was killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "ended with wait status 0x%x", status);
-}
-
-/* Reap pid within timeout_ms; on timeout kill it and set *status = -1. */
-static void wait_child(pid_t pid, int timeout_ms, int *status)
-{
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
-	int i;
-
-	for (i = 0; i < timeout_ms / 10; i++) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return;
-		if (r < 0 && errno != EINTR) {
-			seterr("waitpid");
-			diag("%s", g_err);
-			*status = -1;
-			return;
-		}
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-	*status = -1;
-}
-
-/*
- * Fork a child running fn(arg, wfd); fn reports through wfd and never
- * returns.  Returns true if a full report arrived; *status is the wait
- * status (-1 if the child had to be killed).
- */
-static bool run_child(void (*fn)(void *, int), void *arg,
-		      struct child_report *r, int *status)
-{
-	int pfd[2];
-	bool have = false;
-	pid_t pid;
-
-	memset(r, 0, sizeof(*r));
-	*status = -1;
-	if (pipe2(pfd, O_CLOEXEC)) {
-		seterr("pipe2");
-		diag("%s", g_err);
-		return false;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		seterr("fork");
-		diag("%s", g_err);
-		close(pfd[0]);
-		close(pfd[1]);
-		return false;
-	}
-	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(CHILD_ALARM_S);
-		close(pfd[0]);
-		fn(arg, pfd[1]);
-		_exit(2);
-	}
-	close(pfd[1]);
-	if (wait_fd(pfd[0], POLLIN, CHILD_TIMEOUT_MS, "child report") == 0) {
-		ssize_t n = read(pfd[0], r, sizeof(*r));
-
-		if (n == (ssize_t)sizeof(*r)) {
-			r->what[sizeof(r->what) - 1] = '\0';
-			have = true;
-		} else if (n < 0) {
-			seterr("read(child report)");
-		} else {
-			seterrmsg("child ended without a report (read %zd bytes)", n);
-		}
-	}
-	close(pfd[0]);
-	wait_child(pid, CHILD_TIMEOUT_MS, status);
-	return have;
-}
 
 /* --- parking child ------------------------------------------------- */
 
@@ -691,7 +261,7 @@ static int send_pipe(int u, const char *path)
 		seterr("write(pipe)");
 		ret = -1;
 	} else {
-		ret = send_fds(u, path, TAG2, strlen(TAG2), p, 2);
+		ret = send_fds(u, path, TAG2, strlen(TAG2), p, 2, MSG_DONTWAIT);
 	}
 	close(p[0]);
 	close(p[1]);
@@ -707,29 +277,24 @@ static void park_child_main(void *arg, int wfd)
 	memset(&r, 0, sizeof(r));
 	lfd = tcp_listener(&r.port);
 	if (lfd < 0)
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	/* Armed before bind(), as v2 asks of every socket that may park. */
 	u = unix_dgram_bind(a->path, DELAY_MS);
 	if (u < 0)
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	if (a->chmod_sock && chmod(a->path, 0777)) {
 		seterr("chmod(socket file, 0777)");
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	}
 	if (!delay_is(u, DELAY_MS))
-		child_fail(wfd, &r);
-	if (send_fds(u, a->path, TAG, strlen(TAG), &lfd, 1))
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
+	if (send_fds(u, a->path, TAG, strlen(TAG), &lfd, 1, MSG_DONTWAIT))
+		child_fail(wfd, &r, sizeof(r));
 	if (a->pipe_too && send_pipe(u, a->path))
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 
-	r.ok = 1;
-	child_send(wfd, &r);
 	/* Release the parked socket and the listener by dying/exiting only. */
-	if (a->sigkill) {
-		raise(SIGKILL);
-		_exit(3);
-	}
+	child_done(wfd, &r, sizeof(r), a->sigkill);
 	_exit(0);
 }
 
@@ -740,29 +305,22 @@ static bool park_listener(const char *label, const char *path, bool chmod_sock,
 	struct park_args a = { .path = path, .chmod_sock = chmod_sock,
 			       .sigkill = sigkill, .pipe_too = pipe_too };
 	struct child_report r;
-	char how[96];
+	char how[160];
 	bool have, ended_ok;
 	int status;
 
-	have = run_child(park_child_main, &a, &r, &status);
+	have = run_child(park_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S,
+			 CHILD_TIMEOUT_MS);
 	if (!have)
-		diag("%s: parking child: %s", label, g_err);
-	else if (!r.ok)
-		diag("%s: parking child: %s", label, r.what);
+		tap_diag("%s: parking child: %s", label, g_err);
+	else if (!r.st.ok)
+		tap_diag("%s: parking child: %s", label, r.st.what);
 
-	if (sigkill)
-		ended_ok = status != -1 && WIFSIGNALED(status) &&
-			   WTERMSIG(status) == SIGKILL;
-	else
-		ended_ok = status != -1 && WIFEXITED(status) &&
-			   WEXITSTATUS(status) == 0;
-	if (!ended_ok) {
-		describe_status(status, how, sizeof(how));
-		diag("%s: parking child %s, expected %s", label, how,
-		     sigkill ? "death by SIGKILL" : "exit status 0");
-	}
+	ended_ok = ended_as(status, sigkill, how, sizeof(how));
+	if (!ended_ok)
+		tap_diag("%s: parking child %s", label, how);
 	*port = r.port;
-	return have && r.ok && ended_ok;
+	return have && r.st.ok && ended_ok;
 }
 
 /* --- refused binder ------------------------------------------------ */
@@ -789,41 +347,41 @@ static void refuse_child_main(void *arg, int wfd)
 		 */
 		if (chdir(REFUSAL_DIR)) {
 			seterr("chdir(" REFUSAL_DIR ")");
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 		path = REFUSAL_NAME;
 		if (setgroups(0, NULL)) {
 			seterr("setgroups(0)");
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 		if (setgid(NOBODY)) {
 			seterr("setgid(65534)");
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 		if (setuid(NOBODY)) {
 			seterr("setuid(65534)");
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 		if (geteuid() != NOBODY || getegid() != NOBODY) {
 			seterrmsg("euid/egid %u/%u after setuid/setgid(65534)",
 				  (unsigned int)geteuid(), (unsigned int)getegid());
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 	} else {
 		if (unshare(CLONE_NEWNET)) {
 			seterr("unshare(CLONE_NEWNET)");
-			child_fail(wfd, &r);
+			child_fail(wfd, &r, sizeof(r));
 		}
 	}
 
 	/* Armed before bind(): a socket without the option never adopts. */
 	u = unix_dgram_bind(path, DELAY_MS);
-	r.ok = 1;
+	r.st.ok = 1;
 	r.ret = u < 0 ? -1 : 0;
 	r.err = u < 0 ? errno : 0;
 	if (u < 0)
-		snprintf(r.what, sizeof(r.what), "%s", g_err);
-	child_send(wfd, &r);
+		snprintf(r.st.what, sizeof(r.st.what), "%s", g_err);
+	child_send(wfd, &r, sizeof(r));
 	_exit(0);
 }
 
@@ -831,27 +389,28 @@ static bool refused_bind(const char *label, const char *who, enum refusal mode)
 {
 	struct refuse_args a = { .mode = mode };
 	struct child_report r;
-	char how[96];
+	char how[160];
 	int status, want = mode == REFUSE_UID ? EPERM : EADDRINUSE;
 	bool have, ok = false;
 
-	have = run_child(refuse_child_main, &a, &r, &status);
+	have = run_child(refuse_child_main, &a, &r, sizeof(r), &status, CHILD_ALARM_S,
+			 CHILD_TIMEOUT_MS);
 	if (!have) {
-		diag("%s: %s child: %s", label, who, g_err);
-	} else if (!r.ok) {
-		diag("%s: %s child setup failed: %s", label, who, r.what);
+		tap_diag("%s: %s child: %s", label, who, g_err);
+	} else if (!r.st.ok) {
+		tap_diag("%s: %s child setup failed: %s", label, who, r.st.what);
 	} else if (r.ret == 0) {
-		diag("%s: %s: armed bind(%s) returned 0, expected %s", label, who,
-		     PATH_REFUSAL, strerror(want));
+		tap_diag("%s: %s: armed bind(%s) returned 0, expected %s", label, who,
+			 PATH_REFUSAL, strerror(want));
 	} else if (r.err != want) {
-		diag("%s: %s: %s; expected %s", label, who, r.what, strerror(want));
+		tap_diag("%s: %s: %s; expected %s", label, who, r.st.what, strerror(want));
 	} else {
 		ok = true;
 	}
 	if (have && (status == -1 || !WIFEXITED(status) ||
 		     WEXITSTATUS(status) != 0)) {
 		describe_status(status, how, sizeof(how));
-		diag("%s: %s child %s", label, who, how);
+		tap_diag("%s: %s child %s", label, who, how);
 		ok = false;
 	}
 	return ok;
@@ -872,27 +431,27 @@ static int receive_listener(const char *label, int u)
 	ssize_t n;
 	bool ok = true;
 
-	n = recv_fds(u, buf, sizeof(buf), fds, &nfds, IO_TIMEOUT_MS);
+	n = recv_fds(u, buf, sizeof(buf), fds, MAX_FDS, &nfds, 0, IO_TIMEOUT_MS);
 	if (n < 0) {
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 		return -1;
 	}
 	if (nfds != 1) {
-		diag("%s: recvmsg: %d fds received, expected exactly 1", label, nfds);
+		tap_diag("%s: recvmsg: %d fds received, expected exactly 1", label, nfds);
 		ok = false;
 	}
 	if ((size_t)n != strlen(TAG) || memcmp(buf, TAG, strlen(TAG))) {
-		diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
-		     label, (int)n, buf, n, TAG);
+		tap_diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
+			 label, (int)n, buf, n, TAG);
 		ok = false;
 	}
 	if (ok) {
 		if (getsockopt(fds[0], SOL_SOCKET, SO_ACCEPTCONN, &acc, &len)) {
 			seterr("getsockopt(SO_ACCEPTCONN)");
-			diag("%s: received fd: %s", label, g_err);
+			tap_diag("%s: received fd: %s", label, g_err);
 			ok = false;
 		} else if (!acc) {
-			diag("%s: received fd is not a listening socket", label);
+			tap_diag("%s: received fd is not a listening socket", label);
 			ok = false;
 		}
 	}
@@ -900,7 +459,7 @@ static int receive_listener(const char *label, int u)
 		fl = fcntl(fds[0], F_GETFL);
 		if (fl < 0 || fcntl(fds[0], F_SETFL, fl | O_NONBLOCK)) {
 			seterr("fcntl(O_NONBLOCK)");
-			diag("%s: received fd: %s", label, g_err);
+			tap_diag("%s: received fd: %s", label, g_err);
 			ok = false;
 		}
 	}
@@ -921,7 +480,7 @@ static int successor_bind(const char *label, const char *path)
 	int u = unix_dgram_bind(path, ADOPTER_DELAY_MS);
 
 	if (u < 0)
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 	return u;
 }
 
@@ -931,13 +490,13 @@ static bool unarmed_bind_refused(const char *label, const char *path)
 	int u = unix_dgram_bind(path, 0);
 
 	if (u >= 0) {
-		diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
-		     label, path);
+		tap_diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
+			 label, path);
 		close(u);
 		return false;
 	}
 	if (errno != EADDRINUSE) {
-		diag("%s: %s, expected EADDRINUSE", label, g_err);
+		tap_diag("%s: %s, expected EADDRINUSE", label, g_err);
 		return false;
 	}
 	return true;
@@ -950,7 +509,7 @@ static bool unarmed_bind_refused(const char *label, const char *path)
 static void disarm_close(const char *label, int *u)
 {
 	if (*u >= 0 && set_delay(*u, 0))
-		diag("%s: disarming the adopter: %s", label, g_err);
+		tap_diag("%s: disarming the adopter: %s", label, g_err);
 	close_fd(u);
 }
 
@@ -967,9 +526,9 @@ static bool accept_all_clients(const char *label, int lfd, int nclients, const c
 	if (lfd >= 0 && nclients == K_CLIENTS)
 		return accept_clients(label, lfd, K_CLIENTS, (1u << K_CLIENTS) - 1);
 	if (lfd < 0)
-		diag("%s: skipped: no listener received", label);
+		tap_diag("%s: skipped: no listener received", label);
 	else
-		diag("%s: skipped: not all clients connected %s", label, when);
+		tap_diag("%s: skipped: not all clients connected %s", label, when);
 	return false;
 }
 
@@ -996,7 +555,7 @@ static int connect_clients(const char *label, int port, int *clients, const char
 	for (i = 0; i < K_CLIENTS; i++) {
 		clients[i] = tcp_client(port, i);
 		if (clients[i] < 0) {
-			diag("%s: client %d to 127.0.0.1:%d %s: %s", label, i, port, when, g_err);
+			tap_diag("%s: client %d to 127.0.0.1:%d %s: %s", label, i, port, when, g_err);
 			break;
 		}
 	}
@@ -1014,10 +573,10 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	unlink(path);
 
 	parked = park_listener(label, path, false, sigkill, false, &port);
-	report(parked,
-	       "%s: child armed a socket (UNIX_DELAY_CLOSE=%d) before bind(%s), parked a TCP listener and %s",
-	       label, DELAY_MS, path,
-	       sigkill ? "was killed by SIGKILL" : "exited normally");
+	tap_result(parked,
+		   "%s: child armed a socket (UNIX_DELAY_CLOSE=%d) before bind(%s), parked a TCP listener and %s",
+		   label, DELAY_MS, path,
+		   sigkill ? "was killed by SIGKILL" : "exited normally");
 
 	/* No process holds the listener now: the clients connect. */
 	if (parked)
@@ -1027,39 +586,39 @@ static void scenario_handoff(const char *label, const char *path, bool sigkill)
 	if (parked)
 		busy = unarmed_bind_refused(label, path);
 	else
-		diag("%s: skipped: nothing parked", label);
-	report(busy,
-	       "%s: bind(%s) of a socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
-	       label, path);
+		tap_diag("%s: skipped: nothing parked", label);
+	tap_result(busy,
+		   "%s: bind(%s) of a socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
+		   label, path);
 
 	u = successor_bind(label, path);
-	report(u >= 0,
-	       "%s: successor armed with UNIX_DELAY_CLOSE=%d before bind(%s): bind returns 0",
-	       label, ADOPTER_DELAY_MS, path);
+	tap_result(u >= 0,
+		   "%s: successor armed with UNIX_DELAY_CLOSE=%d before bind(%s): bind returns 0",
+		   label, ADOPTER_DELAY_MS, path);
 
 	if (u >= 0)
 		lfd = receive_listener(label, u);
 	else
-		diag("%s: no adopted socket, nothing to receive", label);
-	report(lfd >= 0,
-	       "%s: successor received exactly one fd (a TCP listener) with the data tag",
-	       label);
+		tap_diag("%s: no adopted socket, nothing to receive", label);
+	tap_result(lfd >= 0,
+		   "%s: successor received exactly one fd (a TCP listener) with the data tag",
+		   label);
 
 	accepted = accept_all_clients(label, lfd, nclients, "while parked");
-	report(accepted,
-	       "%s: adopted listener accepted all %d connections made while parked and read their bytes",
-	       label, K_CLIENTS);
+	tap_result(accepted,
+		   "%s: adopted listener accepted all %d connections made while parked and read their bytes",
+		   label, K_CLIENTS);
 
 	if (u >= 0) {
 		own = delay_is(u, ADOPTER_DELAY_MS);
 		if (!own)
-			diag("%s: adopter: %s (its own; the parker's was %d)",
-			     label, g_err, DELAY_MS);
+			tap_diag("%s: adopter: %s (its own; the parker's was %d)",
+				 label, g_err, DELAY_MS);
 	} else {
-		diag("%s: skipped: no adopted socket", label);
+		tap_diag("%s: skipped: no adopted socket", label);
 	}
-	report(own, "%s: adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d (nothing inherited)",
-	       label, ADOPTER_DELAY_MS);
+	tap_result(own, "%s: adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d (nothing inherited)",
+		   label, ADOPTER_DELAY_MS);
 
 	end_scenario(label, path, clients, &lfd, &u);
 }
@@ -1074,53 +633,53 @@ static void scenario_refusals(void)
 
 	if (mkdir(REFUSAL_DIR, 0777) && errno != EEXIST) {
 		seterr("mkdir(" REFUSAL_DIR ")");
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 	}
 	if (chmod(REFUSAL_DIR, 0777)) {
 		seterr("chmod(" REFUSAL_DIR ", 0777)");
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 	}
 	unlink(PATH_REFUSAL);
 
 	parked = park_listener(label, PATH_REFUSAL, true, false, false, &port);
-	report(parked,
-	       "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
-	       label, PATH_REFUSAL);
+	tap_result(parked,
+		   "%s: child parked a TCP listener at %s (directory and socket file mode 0777) and exited",
+		   label, PATH_REFUSAL);
 
 	snprintf(who, sizeof(who), "uid/gid %d", NOBODY);
-	report(refused_bind(label, who, REFUSE_UID),
-	       "%s: armed bind(%s) as uid/gid %d fails with EPERM",
-	       label, PATH_REFUSAL, NOBODY);
+	tap_result(refused_bind(label, who, REFUSE_UID),
+		   "%s: armed bind(%s) as uid/gid %d fails with EPERM",
+		   label, PATH_REFUSAL, NOBODY);
 
-	report(refused_bind(label, "new netns", REFUSE_NETNS),
-	       "%s: armed bind(%s) after unshare(CLONE_NEWNET) fails with EADDRINUSE (parked queues are per netns)",
-	       label, PATH_REFUSAL);
+	tap_result(refused_bind(label, "new netns", REFUSE_NETNS),
+		   "%s: armed bind(%s) after unshare(CLONE_NEWNET) fails with EADDRINUSE (parked queues are per netns)",
+		   label, PATH_REFUSAL);
 
 	u = successor_bind(label, PATH_REFUSAL);
-	report(u >= 0,
-	       "%s: owner (root, same netns, armed) bind(%s) returns 0 after both refusals",
-	       label, PATH_REFUSAL);
+	tap_result(u >= 0,
+		   "%s: owner (root, same netns, armed) bind(%s) returns 0 after both refusals",
+		   label, PATH_REFUSAL);
 
 	if (u >= 0)
 		lfd = receive_listener(label, u);
 	else
-		diag("%s: no adopted socket, nothing to receive", label);
-	report(lfd >= 0,
-	       "%s: owner received exactly one fd (the TCP listener) with the data tag",
-	       label);
+		tap_diag("%s: no adopted socket, nothing to receive", label);
+	tap_result(lfd >= 0,
+		   "%s: owner received exactly one fd (the TCP listener) with the data tag",
+		   label);
 
 	if (lfd >= 0) {
 		c = tcp_client(port, 9);
 		if (c < 0)
-			diag("%s: new client to 127.0.0.1:%d: %s", label, port, g_err);
+			tap_diag("%s: new client to 127.0.0.1:%d: %s", label, port, g_err);
 		else
 			accepted = accept_clients(label, lfd, 1, 1u << 9);
 	} else {
-		diag("%s: skipped: no listener received", label);
+		tap_diag("%s: skipped: no listener received", label);
 	}
-	report(accepted,
-	       "%s: adopted listener accepts a new connection and reads its bytes",
-	       label);
+	tap_result(accepted,
+		   "%s: adopted listener accepts a new connection and reads its bytes",
+		   label);
 
 	close_fd(&c);
 	close_fd(&lfd);
@@ -1140,11 +699,9 @@ static void kill_adopter_main(void *arg, int wfd)
 	memset(&r, 0, sizeof(r));
 	u = unix_dgram_bind(path, ADOPTER_DELAY_MS);
 	if (u < 0)
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	/* Bound: report, and die before reading anything. */
-	r.ok = 1;
-	child_send(wfd, &r);
-	raise(SIGKILL);
+	child_done(wfd, &r, sizeof(r), true);
 	_exit(3);
 }
 
@@ -1154,30 +711,27 @@ static void kill_adopter_main(void *arg, int wfd)
  */
 static bool receive_pipe(const char *label, int u)
 {
-	char buf[64], got[sizeof(PIPE_MSG)];
+	char buf[64];
 	int fds[MAX_FDS], nfds = 0, i;
 	ssize_t n;
 	bool ok = false;
 
-	n = recv_fds(u, buf, sizeof(buf), fds, &nfds, IO_TIMEOUT_MS);
+	n = recv_fds(u, buf, sizeof(buf), fds, MAX_FDS, &nfds, 0, IO_TIMEOUT_MS);
 	if (n < 0) {
-		diag("%s: second datagram: %s", label, g_err);
+		tap_diag("%s: second datagram: %s", label, g_err);
 		return false;
 	}
 	if (nfds != 2) {
-		diag("%s: second datagram: %d fds, expected 2", label, nfds);
+		tap_diag("%s: second datagram: %d fds, expected 2", label, nfds);
 	} else if ((size_t)n != strlen(TAG2) || memcmp(buf, TAG2, strlen(TAG2))) {
-		diag("%s: second datagram: data '%.*s' (%zd bytes), expected '%s'",
-		     label, (int)n, buf, n, TAG2);
+		tap_diag("%s: second datagram: data '%.*s' (%zd bytes), expected '%s'",
+			 label, (int)n, buf, n, TAG2);
 	} else if ((fcntl(fds[0], F_GETFL) & O_ACCMODE) != O_RDONLY ||
 		   (fcntl(fds[1], F_GETFL) & O_ACCMODE) != O_WRONLY) {
-		diag("%s: second datagram: the fds are not a pipe's read and write ends",
-		     label);
-	} else if (read_exact(fds[0], got, strlen(PIPE_MSG))) {
-		diag("%s: the parked pipe: %s", label, g_err);
-	} else if (memcmp(got, PIPE_MSG, strlen(PIPE_MSG))) {
-		diag("%s: the parked pipe holds '%.*s', expected '%s'", label,
-		     (int)strlen(PIPE_MSG), got, PIPE_MSG);
+		tap_diag("%s: second datagram: the fds are not a pipe's read and write ends",
+			 label);
+	} else if (read_expect(fds[0], PIPE_MSG, IO_TIMEOUT_MS)) {
+		tap_diag("%s: the parked pipe: %s", label, g_err);
 	} else {
 		ok = true;
 	}
@@ -1194,35 +748,34 @@ static void scenario_rekill(void)
 	int clients[K_CLIENTS];
 	int u = -1, lfd = -1, port = 0, nclients = 0, status, i;
 	bool parked, killed = false, all = false, accepted = false;
-	char how[96];
+	char how[160];
 
 	for (i = 0; i < K_CLIENTS; i++)
 		clients[i] = -1;
 	unlink(path);
 
 	parked = park_listener(label, path, false, true, true, &port);
-	report(parked,
-	       "%s: child parked a TCP listener and a pipe's two ends (2 datagrams) at %s and was killed by SIGKILL",
-	       label, path);
+	tap_result(parked,
+		   "%s: child parked a TCP listener and a pipe's two ends (2 datagrams) at %s and was killed by SIGKILL",
+		   label, path);
 
 	if (parked) {
-		if (!run_child(kill_adopter_main, (void *)path, &r, &status))
-			diag("%s: adopter child: %s", label, g_err);
-		else if (!r.ok)
-			diag("%s: adopter child: %s", label, r.what);
-		else if (status == -1 || !WIFSIGNALED(status) ||
-			 WTERMSIG(status) != SIGKILL) {
-			describe_status(status, how, sizeof(how));
-			diag("%s: adopter child %s, expected death by SIGKILL", label, how);
-		} else {
+		if (!run_child(kill_adopter_main, (void *)path, &r, sizeof(r), &status,
+			       CHILD_ALARM_S, CHILD_TIMEOUT_MS))
+			tap_diag("%s: adopter child: %s", label, g_err);
+		else if (!r.st.ok)
+			tap_diag("%s: adopter child: %s", label, r.st.what);
+		else if (!ended_as(status, true, how, sizeof(how)))
+			tap_diag("%s: adopter child %s", label, how);
+		else {
 			killed = true;
 		}
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(killed,
-	       "%s: an adopter armed before bind(%s) got 0 and was SIGKILLed right after, reading nothing",
-	       label, path);
+	tap_result(killed,
+		   "%s: an adopter armed before bind(%s) got 0 and was SIGKILLed right after, reading nothing",
+		   label, path);
 
 	/* The queue parked again: the listener still takes connections. */
 	if (killed)
@@ -1231,10 +784,10 @@ static void scenario_rekill(void)
 	if (killed)
 		u = successor_bind(label, path);
 	else
-		diag("%s: skipped: no killed adopter", label);
-	report(u >= 0,
-	       "%s: the next armed bind(%s) returns 0: the queue had parked again",
-	       label, path);
+		tap_diag("%s: skipped: no killed adopter", label);
+	tap_result(u >= 0,
+		   "%s: the next armed bind(%s) returns 0: the queue had parked again",
+		   label, path);
 
 	if (u >= 0) {
 		char extra[64];
@@ -1243,8 +796,8 @@ static void scenario_rekill(void)
 		lfd = receive_listener(label, u);
 		if (lfd >= 0 && receive_pipe(label, u)) {
 			/* And nothing else: the first adopter read nothing. */
-			if (recv_fds(u, extra, sizeof(extra), fds, &nfds, 0) >= 0) {
-				diag("%s: a third datagram was queued", label);
+			if (recv_fds(u, extra, sizeof(extra), fds, MAX_FDS, &nfds, 0, 0) >= 0) {
+				tap_diag("%s: a third datagram was queued", label);
 				for (i = 0; i < nfds; i++)
 					close(fds[i]);
 			} else {
@@ -1252,16 +805,16 @@ static void scenario_rekill(void)
 			}
 		}
 	} else {
-		diag("%s: skipped: nothing adopted", label);
+		tap_diag("%s: skipped: nothing adopted", label);
 	}
-	report(all,
-	       "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
-	       label);
+	tap_result(all,
+		   "%s: it receives both datagrams, unread and in order, with every fd (the listener, the pipe's two ends holding their bytes)",
+		   label);
 
 	accepted = accept_all_clients(label, lfd, nclients, "after the adopter died");
-	report(accepted,
-	       "%s: the listener accepts all %d connections made after the adopter died",
-	       label, K_CLIENTS);
+	tap_result(accepted,
+		   "%s: the listener accepts all %d connections made after the adopter died",
+		   label, K_CLIENTS);
 
 	end_scenario(label, path, clients, &lfd, &u);
 }
@@ -1281,17 +834,17 @@ static void scenario_option(void)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		seterr("socket(AF_UNIX, SOCK_DGRAM)");
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 	} else if (set_delay(fd, ms) || !delay_is(fd, ms) ||
 		   set_delay(fd, 0) || !delay_is(fd, 0)) {
-		diag("%s: unbound socket: %s", label, g_err);
+		tap_diag("%s: unbound socket: %s", label, g_err);
 	} else {
 		ok = true;
 	}
 	close_fd(&fd);
-	report(ok,
-	       "%s: setsockopt(UNIX_DELAY_CLOSE, %d) on an unbound socket returns 0, getsockopt gives %d, 0 disarms",
-	       label, ms, ms);
+	tap_result(ok,
+		   "%s: setsockopt(UNIX_DELAY_CLOSE, %d) on an unbound socket returns 0, getsockopt gives %d, 0 disarms",
+		   label, ms, ms);
 
 	/* 25: abstract-bound and autobound sockets: EADDRNOTAVAIL. */
 	ok = true;
@@ -1301,7 +854,7 @@ static void scenario_option(void)
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			seterr("socket(AF_UNIX, SOCK_DGRAM)");
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 			ok = false;
 			continue;
 		}
@@ -1316,41 +869,32 @@ static void scenario_option(void)
 		}
 		if (bind(fd, (struct sockaddr *)&addr, len)) {
 			seterr("bind");
-			diag("%s: %s: %s", label, what, g_err);
+			tap_diag("%s: %s: %s", label, what, g_err);
 			ok = false;
 		} else if (!set_delay(fd, ms)) {
-			diag("%s: %s: setsockopt(UNIX_DELAY_CLOSE, %d) returned 0, expected EADDRNOTAVAIL",
-			     label, what, ms);
+			tap_diag("%s: %s: setsockopt(UNIX_DELAY_CLOSE, %d) returned 0, expected EADDRNOTAVAIL",
+				 label, what, ms);
 			ok = false;
 		} else if (errno != EADDRNOTAVAIL) {
-			diag("%s: %s: %s, expected EADDRNOTAVAIL", label, what, g_err);
+			tap_diag("%s: %s: %s, expected EADDRNOTAVAIL", label, what, g_err);
 			ok = false;
 		}
 		close_fd(&fd);
 	}
-	report(ok,
-	       "%s: setsockopt(UNIX_DELAY_CLOSE) on an abstract-bound and an autobound socket fails with EADDRNOTAVAIL",
-	       label);
+	tap_result(ok,
+		   "%s: setsockopt(UNIX_DELAY_CLOSE) on an abstract-bound and an autobound socket fails with EADDRNOTAVAIL",
+		   label);
 }
 
 int main(void)
 {
-	struct sigaction sa;
-
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
+	tap_time_limit(TOTAL_ALARM_S);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(TOTAL_ALARM_S);
 
-	printf("TAP version 13\n");
-	printf("1..%d\n", NUM_CHECKS);
+	tap_plan(NUM_CHECKS);
 	if (geteuid() != 0)
-		diag("not running as root (euid %u): the refusal checks need root",
-		     (unsigned int)geteuid());
+		tap_diag("not running as root (euid %u): the refusal checks need root",
+			 (unsigned int)geteuid());
 
 	scenario_handoff("exit", PATH_EXIT, false);
 	scenario_handoff("sigkill", PATH_KILL, true);
@@ -1358,11 +902,5 @@ int main(void)
 	scenario_rekill();
 	scenario_option();
 
-	if (g_test != NUM_CHECKS) {
-		diag("internal error: %d checks reported, %d planned",
-		     g_test, NUM_CHECKS);
-		g_fail++;
-	}
-	diag("%d of %d checks failed", g_fail, NUM_CHECKS);
-	return g_fail ? 1 : 0;
+	return tap_finish();
 }

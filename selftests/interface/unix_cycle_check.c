@@ -78,6 +78,8 @@
 
 #include <linux/un_delay_close.h>
 
+#include "selftest.h"
+
 #define CHECKS_EXPIRE	9
 #define CHECKS_ADOPT	10
 #define NUM_CHECKS	(1 + CHECKS_EXPIRE + 2 * CHECKS_ADOPT)
@@ -103,98 +105,6 @@
 #define CHILD_TIMEOUT_MS 10000		/* waiting for a child to finish */
 #define CHILD_ALARM_S	20		/* a child's own hard limit */
 #define TOTAL_ALARM_S	55		/* the whole program */
-
-/* ------------------------------------------------------------------ */
-/* TAP reporting                                                       */
-
-static int g_test;
-static int g_fail;
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void report(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void report(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	g_test++;
-	if (!ok)
-		g_fail++;
-	printf("%sok %d - ", ok ? "" : "not ", g_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "Bail out! time limit reached\n";
-	ssize_t n;
-
-	(void)sig;
-	n = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
-	(void)n;
-	_exit(1);
-}
-
-/* ------------------------------------------------------------------ */
-/* Error text of the last failed helper: names the syscall and errno.  */
-
-static char g_err[256];
-
-static void seterr(const char *call)
-{
-	int e = errno;
-
-	snprintf(g_err, sizeof(g_err), "%s: %s (errno %d)", call, strerror(e), e);
-	errno = e;
-}
-
-static void seterrmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void seterrmsg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(g_err, sizeof(g_err), fmt, ap);
-	va_end(ap);
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
 
 /* ------------------------------------------------------------------ */
 /* Leak measure: AF_UNIX sockets of this network namespace             */
@@ -255,90 +165,19 @@ static bool wait_count(long want, bool at_most, int deadline_ms, long *last,
 			return true;
 		if (*elapsed > deadline_ms) {
 			if (n < 0)
-				diag("%s", g_err);
+				tap_diag("%s", g_err);
 			return false;
 		}
 		sleep_ms(POLL_STEP_MS);
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* AF_UNIX helpers                                                     */
-
-static int fill_addr(struct sockaddr_un *addr, socklen_t *len, const char *path)
-{
-	size_t plen = strlen(path);
-
-	if (plen >= sizeof(addr->sun_path)) {
-		errno = ENAMETOOLONG;
-		seterr("socket path");
-		return -1;
-	}
-	memset(addr, 0, sizeof(*addr));
-	addr->sun_family = AF_UNIX;
-	memcpy(addr->sun_path, path, plen + 1);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
-	return 0;
-}
-
-/*
- * New SOCK_DGRAM socket bound to path, with UNIX_DELAY_CLOSE set to arm_ms
- * before bind() unless arm_ms is 0; -1 (errno kept) if either fails.
- */
-static int unix_dgram_bind(const char *path, int arm_ms)
-{
-	struct sockaddr_un addr;
-	socklen_t len;
-	int fd, e;
-
-	if (fill_addr(&addr, &len, path))
-		return -1;
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		seterr("socket(AF_UNIX, SOCK_DGRAM)");
-		return -1;
-	}
-	if (arm_ms &&
-	    setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &arm_ms, sizeof(arm_ms))) {
-		e = errno;
-		snprintf(g_err, sizeof(g_err),
-			 "setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, %d) before bind(%s): %s (errno %d)",
-			 arm_ms, path, strerror(e), e);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&addr, len)) {
-		e = errno;
-		snprintf(g_err, sizeof(g_err), "bind(%s): %s (errno %d)",
-			 path, strerror(e), e);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
 /* New unix SOCK_STREAM listener bound to path. */
 static int unix_listener(const char *path)
 {
-	struct sockaddr_un addr;
-	socklen_t len;
-	int fd;
+	int fd = unix_socket(SOCK_STREAM, path, 0, false);
 
-	if (fill_addr(&addr, &len, path))
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		seterr("socket(AF_UNIX, SOCK_STREAM)");
-		return -1;
-	}
-	if (bind(fd, (struct sockaddr *)&addr, len)) {
-		seterr("bind(listener)");
-		close(fd);
-		return -1;
-	}
-	if (listen(fd, BACKLOG)) {
+	if (fd >= 0 && listen(fd, BACKLOG)) {
 		seterr("listen");
 		close(fd);
 		return -1;
@@ -353,194 +192,7 @@ static int unix_listener(const char *path)
  */
 static int unix_connect(const char *path)
 {
-	struct sockaddr_un addr;
-	socklen_t len;
-	int fd, e;
-
-	if (fill_addr(&addr, &len, path))
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0) {
-		seterr("socket(AF_UNIX, SOCK_STREAM)");
-		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&addr, len)) {
-		e = errno;
-		snprintf(g_err, sizeof(g_err), "connect(%s): %s (errno %d)",
-			 path, strerror(e), e);
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-static int wait_fd(int fd, short events, int timeout_ms, const char *call)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int r = poll(&pfd, 1, timeout_ms);
-
-	if (r < 0) {
-		seterr("poll");
-		return -1;
-	}
-	if (r == 0) {
-		errno = ETIMEDOUT;
-		seterrmsg("%s: nothing within %d ms (poll timeout)", call, timeout_ms);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Send len bytes of data with nfds fds (SCM_RIGHTS) on sock, to the socket
- * at path (path NULL: sock is connected).
- */
-static int send_fds(int sock, const char *path, const void *data, size_t len,
-		    const int *fds, int nfds)
-{
-	union {
-		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
-	struct sockaddr_un addr;
-	struct msghdr msg;
-	struct cmsghdr *cmsg;
-	socklen_t alen;
-	ssize_t n;
-
-	if (nfds < 1 || nfds > MAX_FDS || len < 1) {
-		errno = EINVAL;
-		seterr("send_fds");
-		return -1;
-	}
-	memset(&ctl, 0, sizeof(ctl));
-	memset(&msg, 0, sizeof(msg));
-	if (path) {
-		if (fill_addr(&addr, &alen, path))
-			return -1;
-		msg.msg_name = &addr;
-		msg.msg_namelen = alen;
-	}
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-
-	cmsg = CMSG_FIRSTHDR(&msg);
-	cmsg->cmsg_level = SOL_SOCKET;
-	cmsg->cmsg_type = SCM_RIGHTS;
-	cmsg->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-	memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
-
-	n = sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0) {
-		seterr(path ? "sendmsg(SCM_RIGHTS, to path)" : "sendmsg(SCM_RIGHTS)");
-		return -1;
-	}
-	if ((size_t)n != len) {
-		seterrmsg("sendmsg(SCM_RIGHTS): sent %zd of %zu bytes", n, len);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Receive one message and its SCM_RIGHTS fds (up to MAX_FDS, stored in
- * fds[], *nfds set), with recvmsg() flags (e.g. MSG_PEEK).  Returns the
- * data length, or -1 on error, on timeout, or if MSG_CTRUNC or MSG_TRUNC
- * is set (any fds received are then closed).
- */
-static ssize_t recv_fds(int sock, char *buf, size_t buflen, int fds[MAX_FDS],
-			int *nfds, int flags, int timeout_ms)
-{
-	union {
-		char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = buf, .iov_len = buflen };
-	struct msghdr msg;
-	struct cmsghdr *cmsg;
-	ssize_t n;
-	int count = 0, i;
-
-	*nfds = 0;
-	if (wait_fd(sock, POLLIN, timeout_ms, "recvmsg"))
-		return -1;
-
-	memset(&ctl, 0, sizeof(ctl));
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
-
-	n = recvmsg(sock, &msg, flags | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0) {
-		seterr("recvmsg");
-		return -1;
-	}
-
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-		size_t k, j;
-
-		if (cmsg->cmsg_level != SOL_SOCKET ||
-		    cmsg->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (j = 0; j < k; j++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cmsg) + j * sizeof(int), sizeof(fd));
-			if (count < MAX_FDS)
-				fds[count++] = fd;
-			else
-				close(fd);
-		}
-	}
-
-	if (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) {
-		seterrmsg("recvmsg: %s%s set (%d fds received)",
-			  msg.msg_flags & MSG_CTRUNC ? "MSG_CTRUNC " : "",
-			  msg.msg_flags & MSG_TRUNC ? "MSG_TRUNC " : "", count);
-		for (i = 0; i < count; i++)
-			close(fds[i]);
-		errno = EMSGSIZE;
-		return -1;
-	}
-	*nfds = count;
-	return n;
-}
-
-static int read_exact(int fd, char *buf, size_t len)
-{
-	size_t got = 0;
-	int tries;
-
-	for (tries = 0; got < len && tries < 16; tries++) {
-		ssize_t n;
-
-		if (wait_fd(fd, POLLIN, IO_TIMEOUT_MS, "recv"))
-			return -1;
-		n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			seterr("recv");
-			return -1;
-		}
-		if (n == 0) {
-			seterrmsg("recv: EOF after %zu of %zu bytes", got, len);
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	if (got < len) {
-		seterrmsg("recv: only %zu of %zu bytes", got, len);
-		return -1;
-	}
-	return 0;
+	return unix_socket(SOCK_STREAM | SOCK_NONBLOCK, path, 0, true);
 }
 
 struct sock_info {
@@ -592,7 +244,7 @@ static int make_gc_garbage(void)
 		return -1;
 	}
 	/* sv[0]'s fd sent over sv[1] waits in sv[0]'s own queue. */
-	if (send_fds(sv[1], NULL, "g", 1, &sv[0], 1)) {
+	if (send_fds(sv[1], NULL, "g", 1, &sv[0], 1, MSG_DONTWAIT | MSG_NOSIGNAL)) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
@@ -614,131 +266,65 @@ struct round {
 };
 
 struct child_report {
-	int ok;			/* child reached its end point */
+	struct child_status st;	/* ok: reached its end point; what: failure text */
 	unsigned long long ino_lst, ino_a, ino_b;
-	char what[256];		/* failure text (g_err) */
 };
 
-static void child_send(int wfd, struct child_report *r)
+static void park_child_main(void *arg, int wfd)
 {
-	ssize_t n = write(wfd, r, sizeof(*r));
-
-	(void)n;
-}
-
-static void __attribute__((noreturn)) child_fail(int wfd, struct child_report *r)
-{
-	r->ok = 0;
-	snprintf(r->what, sizeof(r->what), "%s", g_err);
-	child_send(wfd, r);
-	_exit(1);
-}
-
-static void __attribute__((noreturn)) park_child_main(const struct round *rd,
-						      int wfd)
-{
+	const struct round *rd = arg;
 	struct child_report r;
 	struct stat st;
-	int d, lst, sv[2], fds[2], ms = rd->delay_ms, got = -1;
-	socklen_t len = sizeof(got);
+	int d, lst, sv[2], fds[2];
 
 	memset(&r, 0, sizeof(r));
 	/* Armed before bind(). */
-	d = unix_dgram_bind(rd->ppath, ms);
+	d = unix_dgram_bind(rd->ppath, rd->delay_ms);
 	if (d < 0)
-		child_fail(wfd, &r);
-	if (getsockopt(d, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &len)) {
-		seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-		child_fail(wfd, &r);
-	}
-	if (len != sizeof(got) || got != ms) {
-		seterrmsg("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected %d",
-			  got, (unsigned int)len, ms);
-		child_fail(wfd, &r);
-	}
+		child_fail(wfd, &r, sizeof(r));
+	if (!delay_is(d, rd->delay_ms))
+		child_fail(wfd, &r, sizeof(r));
 
 	lst = unix_listener(rd->lpath);
 	if (lst < 0)
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		seterr("socketpair(AF_UNIX, SOCK_STREAM)");
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	}
 	/* a = sv[0] holds b = sv[1] in its queue, b holds a in its queue. */
-	if (send_fds(sv[1], NULL, "B", 1, &sv[1], 1) ||
-	    send_fds(sv[0], NULL, "A", 1, &sv[0], 1))
-		child_fail(wfd, &r);
+	if (send_fds(sv[1], NULL, "B", 1, &sv[1], 1, MSG_DONTWAIT | MSG_NOSIGNAL) ||
+	    send_fds(sv[0], NULL, "A", 1, &sv[0], 1, MSG_DONTWAIT | MSG_NOSIGNAL))
+		child_fail(wfd, &r, sizeof(r));
 
 	if (fstat(lst, &st)) {
 		seterr("fstat(listener)");
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	}
 	r.ino_lst = (unsigned long long)st.st_ino;
 	if (fstat(sv[0], &st)) {
 		seterr("fstat(a)");
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	}
 	r.ino_a = (unsigned long long)st.st_ino;
 	if (fstat(sv[1], &st)) {
 		seterr("fstat(b)");
-		child_fail(wfd, &r);
+		child_fail(wfd, &r, sizeof(r));
 	}
 	r.ino_b = (unsigned long long)st.st_ino;
 
 	/* Park the listener and a; b is reachable only through a's queue. */
 	fds[0] = lst;
 	fds[1] = sv[0];
-	if (send_fds(d, rd->ppath, TAG, strlen(TAG), fds, 2))
-		child_fail(wfd, &r);
+	if (send_fds(d, rd->ppath, TAG, strlen(TAG), fds, 2, MSG_DONTWAIT | MSG_NOSIGNAL))
+		child_fail(wfd, &r, sizeof(r));
 
-	r.ok = 1;
-	child_send(wfd, &r);
-	if (rd->sigkill) {
-		raise(SIGKILL);
-		_exit(3);
-	}
+	child_done(wfd, &r, sizeof(r), rd->sigkill);
 	close(lst);
 	close(sv[0]);
 	close(sv[1]);
 	close(d);
 	_exit(0);
-}
-
-static void describe_status(int status, char *buf, size_t len)
-{
-	if (status == -1)
-		snprintf(buf, len, "did not finish in time (killed)");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "was killed by signal %d", WTERMSIG(status));
-	else
-		snprintf(buf, len, "ended with wait status 0x%x", status);
-}
-
-/* Reap pid within timeout_ms; on timeout kill it and set *status = -1. */
-static void wait_child(pid_t pid, int timeout_ms, int *status)
-{
-	long long end = now_ms() + timeout_ms;
-
-	for (;;) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-
-		if (r == pid)
-			return;
-		if (r < 0 && errno != EINTR) {
-			seterr("waitpid");
-			diag("%s", g_err);
-			*status = -1;
-			return;
-		}
-		if (now_ms() > end)
-			break;
-		sleep_ms(POLL_STEP_MS);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, status, 0);
-	*status = -1;
 }
 
 /*
@@ -748,67 +334,23 @@ static void wait_child(pid_t pid, int timeout_ms, int *status)
 static bool park(const struct round *rd, struct child_report *r,
 		 char *why, size_t whylen)
 {
-	int pfd[2], status = -1;
-	bool have = false, ended_ok;
-	char how[96];
-	pid_t pid;
+	int status = -1;
+	bool have;
+	char how[160];
 
-	memset(r, 0, sizeof(*r));
 	why[0] = '\0';
-	if (pipe2(pfd, O_CLOEXEC)) {
-		seterr("pipe2");
-		snprintf(why, whylen, "%s", g_err);
-		return false;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		seterr("fork");
-		snprintf(why, whylen, "%s", g_err);
-		close(pfd[0]);
-		close(pfd[1]);
-		return false;
-	}
-	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(CHILD_ALARM_S);
-		close(pfd[0]);
-		park_child_main(rd, pfd[1]);
-	}
-	close(pfd[1]);
-	if (wait_fd(pfd[0], POLLIN, CHILD_TIMEOUT_MS, "child report") == 0) {
-		ssize_t n = read(pfd[0], r, sizeof(*r));
-
-		if (n == (ssize_t)sizeof(*r)) {
-			r->what[sizeof(r->what) - 1] = '\0';
-			have = true;
-		} else if (n < 0) {
-			seterr("read(child report)");
-		} else {
-			seterrmsg("child ended without a report (read %zd bytes)", n);
-		}
-	}
-	close(pfd[0]);
-	wait_child(pid, CHILD_TIMEOUT_MS, &status);
-
+	have = run_child(park_child_main, (void *)rd, r, sizeof(*r), &status,
+			 CHILD_ALARM_S, CHILD_TIMEOUT_MS);
 	if (!have) {
 		snprintf(why, whylen, "parking child: %s", g_err);
 		return false;
 	}
-	if (!r->ok) {
-		snprintf(why, whylen, "%s", r->what);
+	if (!r->st.ok) {
+		snprintf(why, whylen, "%s", r->st.what);
 		return false;
 	}
-	if (rd->sigkill)
-		ended_ok = status != -1 && WIFSIGNALED(status) &&
-			   WTERMSIG(status) == SIGKILL;
-	else
-		ended_ok = status != -1 && WIFEXITED(status) &&
-			   WEXITSTATUS(status) == 0;
-	if (!ended_ok) {
-		describe_status(status, how, sizeof(how));
-		snprintf(why, whylen, "parking child %s, expected %s", how,
-			 rd->sigkill ? "death by SIGKILL" : "exit status 0");
+	if (!ended_as(status, rd->sigkill, how, sizeof(how))) {
+		snprintf(why, whylen, "parking child %s", how);
 		return false;
 	}
 	return true;
@@ -819,10 +361,10 @@ static long round_start_count(const char *label, long global_base)
 	long n = unix_socket_count();
 
 	if (n < 0)
-		diag("%s: %s", label, g_err);
+		tap_diag("%s: %s", label, g_err);
 	else if (n != global_base)
-		diag("%s: %ld AF_UNIX sockets at the start of the round (baseline %ld): an earlier round leaked",
-		     label, n, global_base);
+		tap_diag("%s: %ld AF_UNIX sockets at the start of the round (baseline %ld): an earlier round leaked",
+			 label, n, global_base);
 	return n;
 }
 
@@ -846,24 +388,24 @@ static void round_expire(const struct round *rd, long global_base)
 	/* 1 */
 	parked = park(rd, &r, why, sizeof(why));
 	t0 = now_ms();
-	report(parked,
-	       "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms), closed all and exited%s%s",
-	       label, rd->ppath, rd->delay_ms, parked ? "" : ": ", why);
+	tap_result(parked,
+		   "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms), closed all and exited%s%s",
+		   label, rd->ppath, rd->delay_ms, parked ? "" : ": ", why);
 
 	/* 2: the parked listener is still bound and takes a connection. */
 	ok = false;
 	if (parked) {
 		c = unix_connect(rd->lpath);
 		if (c < 0)
-			diag("%s: %s (%lld ms after the parking child was reaped)",
-			     label, g_err, now_ms() - t0);
+			tap_diag("%s: %s (%lld ms after the parking child was reaped)",
+				 label, g_err, now_ms() - t0);
 		else
 			ok = true;
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: while parked, a client connect()s to the listener at %s",
-	       label, rd->lpath);
+	tap_result(ok, "%s: while parked, a client connect()s to the listener at %s",
+		   label, rd->lpath);
 
 	/* 3: nobody appends to a parked queue. */
 	ok = false;
@@ -871,33 +413,34 @@ static void round_expire(const struct round *rd, long global_base)
 		s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (s < 0) {
 			seterr("socket(AF_UNIX, SOCK_DGRAM)");
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else {
 			struct sockaddr_un addr;
 			socklen_t alen;
 
-			if (fill_addr(&addr, &alen, rd->ppath) == 0) {
+			alen = unix_addr(&addr, rd->ppath);
+			if (alen) {
 				ssize_t k = sendto(s, "x", 1, MSG_DONTWAIT,
 						   (struct sockaddr *)&addr, alen);
 
 				if (k < 0 && errno == ECONNREFUSED)
 					ok = true;
 				else if (k < 0)
-					diag("%s: sendto(%s): %s (errno %d), expected ECONNREFUSED",
-					     label, rd->ppath, strerror(errno), errno);
+					tap_diag("%s: sendto(%s): %s (errno %d), expected ECONNREFUSED",
+						 label, rd->ppath, strerror(errno), errno);
 				else
-					diag("%s: sendto(%s) returned %zd, expected ECONNREFUSED",
-					     label, rd->ppath, k);
+					tap_diag("%s: sendto(%s) returned %zd, expected ECONNREFUSED",
+						 label, rd->ppath, k);
 			} else {
-				diag("%s: %s", label, g_err);
+				tap_diag("%s: %s", label, g_err);
 			}
 		}
 		close_fd(&s);
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: while parked, sendto(%s) fails with ECONNREFUSED",
-	       label, rd->ppath);
+	tap_result(ok, "%s: while parked, sendto(%s) fails with ECONNREFUSED",
+		   label, rd->ppath);
 
 	/*
 	 * 4: the parked queue keeps the listener (with the pending connection)
@@ -909,17 +452,17 @@ static void round_expire(const struct round *rd, long global_base)
 		elapsed = now_ms() - t0;
 		ok = base >= 0 && n >= base + 5;
 		if (!ok)
-			diag("%s: %ld AF_UNIX sockets %lld ms after the parking child was reaped, expected at least %ld (baseline %ld + listener, pending connection, client, a, b)",
-			     label, n, elapsed, base + 5, base);
+			tap_diag("%s: %ld AF_UNIX sockets %lld ms after the parking child was reaped, expected at least %ld (baseline %ld + listener, pending connection, client, a, b)",
+				 label, n, elapsed, base + 5, base);
 	} else {
-		diag("%s: skipped: %s", label,
-		     parked ? "no client connected" : "nothing parked");
+		tap_diag("%s: skipped: %s", label,
+			 parked ? "no client connected" : "nothing parked");
 	}
 	if (ok)
-		diag("%s: %ld AF_UNIX sockets while parked (baseline %ld)",
-		     label, n, base);
-	report(ok, "%s: while parked, the listener, its pending connection and both pair ends are alive",
-	       label);
+		tap_diag("%s: %ld AF_UNIX sockets while parked (baseline %ld)",
+			 label, n, base);
+	tap_result(ok, "%s: while parked, the listener, its pending connection and both pair ends are alive",
+		   label);
 
 	/*
 	 * 5: no adoption: at expiry everything only the queue kept alive is
@@ -937,23 +480,23 @@ static void round_expire(const struct round *rd, long global_base)
 				&n, &elapsed);
 		elapsed = now_ms() - t0;
 		if (ok)
-			diag("%s: back to %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms)",
-			     label, n, elapsed, rd->delay_ms);
+			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms)",
+				 label, n, elapsed, rd->delay_ms);
 		else
-			diag("%s: still %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms), expected at most %ld",
-			     label, n, elapsed, rd->delay_ms, want);
+			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after the parking child was reaped (delay %d ms), expected at most %ld",
+				 label, n, elapsed, rd->delay_ms, want);
 	} else {
-		diag("%s: skipped: %s", label,
-		     parked ? "no baseline" : "nothing parked");
+		tap_diag("%s: skipped: %s", label,
+			 parked ? "no baseline" : "nothing parked");
 	}
-	report(ok, "%s: unadopted, the queue expires and releases the listener, the pending connection and the pair cycle",
-	       label);
+	tap_result(ok, "%s: unadopted, the queue expires and releases the listener, the pending connection and the pair cycle",
+		   label);
 
 	/* 6: the client's pending connection was dropped with the listener. */
 	ok = false;
 	if (c >= 0) {
 		if (wait_fd(c, POLLIN, IO_TIMEOUT_MS, "client recv")) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else {
 			char b;
 			ssize_t k = recv(c, &b, 1, MSG_DONTWAIT);
@@ -961,17 +504,17 @@ static void round_expire(const struct round *rd, long global_base)
 			if (k == 0 || (k < 0 && errno == ECONNRESET))
 				ok = true;
 			else if (k < 0)
-				diag("%s: client recv: %s (errno %d), expected EOF or ECONNRESET",
-				     label, strerror(errno), errno);
+				tap_diag("%s: client recv: %s (errno %d), expected EOF or ECONNRESET",
+					 label, strerror(errno), errno);
 			else
-				diag("%s: client recv returned %zd bytes, expected EOF or ECONNRESET",
-				     label, k);
+				tap_diag("%s: client recv returned %zd bytes, expected EOF or ECONNRESET",
+					 label, k);
 		}
 	} else {
-		diag("%s: skipped: no client connected", label);
+		tap_diag("%s: skipped: no client connected", label);
 	}
-	report(ok, "%s: after expiry, the client connected while parked sees EOF or ECONNRESET",
-	       label);
+	tap_result(ok, "%s: after expiry, the client connected while parked sees EOF or ECONNRESET",
+		   label);
 
 	/* 7: the listener is gone: its path is a stale socket file. */
 	ok = false;
@@ -980,16 +523,16 @@ static void round_expire(const struct round *rd, long global_base)
 		if (s < 0 && errno == ECONNREFUSED)
 			ok = true;
 		else if (s < 0)
-			diag("%s: %s, expected ECONNREFUSED", label, g_err);
+			tap_diag("%s: %s, expected ECONNREFUSED", label, g_err);
 		else
-			diag("%s: connect(%s) succeeded after expiry, expected ECONNREFUSED",
-			     label, rd->lpath);
+			tap_diag("%s: connect(%s) succeeded after expiry, expected ECONNREFUSED",
+				 label, rd->lpath);
 		close_fd(&s);
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: after expiry, connect(%s) fails with ECONNREFUSED",
-	       label, rd->lpath);
+	tap_result(ok, "%s: after expiry, connect(%s) fails with ECONNREFUSED",
+		   label, rd->lpath);
 
 	/*
 	 * 8: nothing is left to adopt: P is a stale socket file.  Only an
@@ -1001,16 +544,16 @@ static void round_expire(const struct round *rd, long global_base)
 		if (u < 0 && errno == EADDRINUSE)
 			ok = true;
 		else if (u < 0)
-			diag("%s: %s, expected EADDRINUSE", label, g_err);
+			tap_diag("%s: %s, expected EADDRINUSE", label, g_err);
 		else
-			diag("%s: bind(%s) returned 0 after expiry, expected EADDRINUSE",
-			     label, rd->ppath);
+			tap_diag("%s: bind(%s) returned 0 after expiry, expected EADDRINUSE",
+				 label, rd->ppath);
 		close_fd(&u);
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: after expiry, an armed bind(%s) fails with EADDRINUSE (stale socket file)",
-	       label, rd->ppath);
+	tap_result(ok, "%s: after expiry, an armed bind(%s) fails with EADDRINUSE (stale socket file)",
+		   label, rd->ppath);
 
 	/* 9: with the client closed, nothing is left. */
 	close_fd(&c);
@@ -1018,14 +561,14 @@ static void round_expire(const struct round *rd, long global_base)
 	if (base >= 0) {
 		ok = wait_count(base, false, SETTLE_MS, &n, &elapsed);
 		if (ok)
-			diag("%s: back to %ld AF_UNIX sockets %lld ms after closing the client",
-			     label, n, elapsed);
+			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after closing the client",
+				 label, n, elapsed);
 		else
-			diag("%s: still %ld AF_UNIX sockets %lld ms after closing the client, expected %ld",
-			     label, n, elapsed, base);
+			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after closing the client, expected %ld",
+				 label, n, elapsed, base);
 	}
-	report(ok, "%s: with the client closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
-	       label);
+	tap_result(ok, "%s: with the client closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
+		   label);
 
 	unlink(rd->ppath);
 	unlink(rd->lpath);
@@ -1040,14 +583,14 @@ static bool check_sock(const char *label, const char *what, int fd,
 	struct sock_info si;
 
 	if (get_sock_info(fd, &si)) {
-		diag("%s: %s: %s", label, what, g_err);
+		tap_diag("%s: %s: %s", label, what, g_err);
 		return false;
 	}
 	if (si.domain != AF_UNIX || si.type != SOCK_STREAM ||
 	    si.listening != listening || si.ino != ino) {
-		diag("%s: %s: domain %d type %d listening %d inode %llu, expected AF_UNIX SOCK_STREAM listening %d inode %llu",
-		     label, what, si.domain, si.type, si.listening, si.ino,
-		     listening, ino);
+		tap_diag("%s: %s: domain %d type %d listening %d inode %llu, expected AF_UNIX SOCK_STREAM listening %d inode %llu",
+			 label, what, si.domain, si.type, si.listening, si.ino,
+			 listening, ino);
 		return false;
 	}
 	return true;
@@ -1071,34 +614,34 @@ static void round_adopt(const struct round *rd, long global_base)
 
 	/* 1 */
 	parked = park(rd, &r, why, sizeof(why));
-	report(parked,
-	       "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms) and %s%s%s",
-	       label, rd->ppath, rd->delay_ms,
-	       rd->sigkill ? "was killed by SIGKILL" : "closed all and exited",
-	       parked ? "" : ": ", why);
+	tap_result(parked,
+		   "%s: child parked a unix stream listener and one end of a pair holding each other at %s (UNIX_DELAY_CLOSE=%d ms) and %s%s%s",
+		   label, rd->ppath, rd->delay_ms,
+		   rd->sigkill ? "was killed by SIGKILL" : "closed all and exited",
+		   parked ? "" : ": ", why);
 
 	/* 2: a client connects to the parked listener and writes. */
 	if (parked) {
 		c = unix_connect(rd->lpath);
 		if (c < 0) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else {
 			k = send(c, CLIENT_MSG, strlen(CLIENT_MSG), MSG_NOSIGNAL);
 			if (k == (ssize_t)strlen(CLIENT_MSG))
 				client_ok = true;
 			else if (k < 0)
-				diag("%s: client send: %s (errno %d)", label,
-				     strerror(errno), errno);
+				tap_diag("%s: client send: %s (errno %d)", label,
+					 strerror(errno), errno);
 			else
-				diag("%s: client send: %zd of %zu bytes", label,
-				     k, strlen(CLIENT_MSG));
+				tap_diag("%s: client send: %zd of %zu bytes", label,
+					 k, strlen(CLIENT_MSG));
 		}
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(client_ok,
-	       "%s: while parked, a client connect()s to the listener at %s and writes '%s'",
-	       label, rd->lpath, CLIENT_MSG);
+	tap_result(client_ok,
+		   "%s: while parked, a client connect()s to the listener at %s and writes '%s'",
+		   label, rd->lpath, CLIENT_MSG);
 
 	/*
 	 * 3: the collector runs while the queue is parked (it collects fresh
@@ -1108,26 +651,26 @@ static void round_adopt(const struct round *rd, long global_base)
 	if (parked) {
 		before = unix_socket_count();
 		if (before < 0) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else if (make_gc_garbage()) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else if (!wait_count(before, true, SETTLE_MS, &n, &elapsed)) {
-			diag("%s: %ld AF_UNIX sockets, the collector did not take the garbage socket back to %ld",
-			     label, n, before);
+			tap_diag("%s: %ld AF_UNIX sockets, the collector did not take the garbage socket back to %ld",
+				 label, n, before);
 		} else if (n != before) {
-			diag("%s: %ld AF_UNIX sockets after the collector ran, expected %ld: it took parked sockets",
-			     label, n, before);
+			tap_diag("%s: %ld AF_UNIX sockets after the collector ran, expected %ld: it took parked sockets",
+				 label, n, before);
 		} else {
 			ok = true;
 		}
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
 	if (ok)
-		diag("%s: %ld AF_UNIX sockets while parked, before and after the collector ran",
-		     label, before);
-	report(ok, "%s: while parked, the collector runs (it collects a closed socket that holds itself) and leaves the parked sockets alone",
-	       label);
+		tap_diag("%s: %ld AF_UNIX sockets while parked, before and after the collector ran",
+			 label, before);
+	tap_result(ok, "%s: while parked, the collector runs (it collects a closed socket that holds itself) and leaves the parked sockets alone",
+		   label);
 
 	/*
 	 * 4: a socket without UNIX_DELAY_CLOSE never adopts: EADDRINUSE, and
@@ -1139,28 +682,28 @@ static void round_adopt(const struct round *rd, long global_base)
 		if (u < 0 && errno == EADDRINUSE)
 			ok = true;
 		else if (u < 0)
-			diag("%s: %s, expected EADDRINUSE", label, g_err);
+			tap_diag("%s: %s, expected EADDRINUSE", label, g_err);
 		else
-			diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
-			     label, rd->ppath);
+			tap_diag("%s: bind(%s) without UNIX_DELAY_CLOSE returned 0, expected EADDRINUSE",
+				 label, rd->ppath);
 		close_fd(&u);
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
-	report(ok, "%s: bind(%s) of a SOCK_DGRAM socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
-	       label, rd->ppath);
+	tap_result(ok, "%s: bind(%s) of a SOCK_DGRAM socket without UNIX_DELAY_CLOSE fails with EADDRINUSE",
+		   label, rd->ppath);
 
 	/* 5: adoption, by a socket armed before bind(). */
 	if (parked) {
 		u = unix_dgram_bind(rd->ppath, ADOPTER_DELAY_MS);
 		if (u < 0)
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 	} else {
-		diag("%s: skipped: nothing parked", label);
+		tap_diag("%s: skipped: nothing parked", label);
 	}
 	adopted = u >= 0;
-	report(adopted, "%s: bind(%s) of a new SOCK_DGRAM socket armed with UNIX_DELAY_CLOSE=%d returns 0: adopted",
-	       label, rd->ppath, ADOPTER_DELAY_MS);
+	tap_result(adopted, "%s: bind(%s) of a new SOCK_DGRAM socket armed with UNIX_DELAY_CLOSE=%d returns 0: adopted",
+		   label, rd->ppath, ADOPTER_DELAY_MS);
 
 	/* 6: the adopter's delay is its own, nothing inherited. */
 	ok = false;
@@ -1170,30 +713,30 @@ static void round_adopt(const struct round *rd, long global_base)
 
 		if (getsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &got, &glen)) {
 			seterr("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)");
-			diag("%s: adopter: %s", label, g_err);
+			tap_diag("%s: adopter: %s", label, g_err);
 		} else if (glen != sizeof(got) || got != ADOPTER_DELAY_MS) {
-			diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected its own %d (the parker's was %d)",
-			     label, got, (unsigned int)glen, ADOPTER_DELAY_MS, rd->delay_ms);
+			tap_diag("%s: adopter: getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) gave %d (optlen %u), expected its own %d (the parker's was %d)",
+				 label, got, (unsigned int)glen, ADOPTER_DELAY_MS, rd->delay_ms);
 		} else {
 			ok = true;
 		}
 	} else {
-		diag("%s: skipped: nothing adopted", label);
+		tap_diag("%s: skipped: nothing adopted", label);
 	}
-	report(ok, "%s: the adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d ms",
-	       label, ADOPTER_DELAY_MS);
+	tap_result(ok, "%s: the adopter's getsockopt(UNIX_DELAY_CLOSE) is its own %d ms",
+		   label, ADOPTER_DELAY_MS);
 
 	/* 7: the parked datagram: the tag, the listener and a. */
 	ok = false;
 	if (u >= 0) {
-		k = recv_fds(u, buf, sizeof(buf), fds, &nfds, 0, IO_TIMEOUT_MS);
+		k = recv_fds(u, buf, sizeof(buf), fds, MAX_FDS, &nfds, 0, IO_TIMEOUT_MS);
 		if (k < 0) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else if (nfds != 2) {
-			diag("%s: recvmsg: %d fds, expected 2", label, nfds);
+			tap_diag("%s: recvmsg: %d fds, expected 2", label, nfds);
 		} else if ((size_t)k != strlen(TAG) || memcmp(buf, TAG, strlen(TAG))) {
-			diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
-			     label, (int)k, buf, k, TAG);
+			tap_diag("%s: recvmsg: data '%.*s' (%zd bytes), expected '%s'",
+				 label, (int)k, buf, k, TAG);
 		} else if (check_sock(label, "first received fd", fds[0],
 				      r.ino_lst, 1) &&
 			   check_sock(label, "second received fd", fds[1],
@@ -1208,36 +751,33 @@ static void round_adopt(const struct round *rd, long global_base)
 				close(fds[i]);
 		}
 	} else {
-		diag("%s: skipped: nothing adopted", label);
+		tap_diag("%s: skipped: nothing adopted", label);
 	}
-	report(ok, "%s: recvmsg() on the adopter: the tag, no MSG_CTRUNC, exactly 2 fds: the parked listener and pair end a",
-	       label);
+	tap_result(ok, "%s: recvmsg() on the adopter: the tag, no MSG_CTRUNC, exactly 2 fds: the parked listener and pair end a",
+		   label);
 
 	/* 8: the received listener accepts the connection made while parked. */
 	ok = false;
 	if (lst >= 0 && client_ok) {
 		if (wait_fd(lst, POLLIN, IO_TIMEOUT_MS, "accept")) {
-			diag("%s: %s", label, g_err);
+			tap_diag("%s: %s", label, g_err);
 		} else {
 			conn = accept4(lst, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			if (conn < 0) {
 				seterr("accept4");
-				diag("%s: %s", label, g_err);
-			} else if (read_exact(conn, buf, strlen(CLIENT_MSG))) {
-				diag("%s: accepted connection: %s", label, g_err);
-			} else if (memcmp(buf, CLIENT_MSG, strlen(CLIENT_MSG))) {
-				diag("%s: accepted connection: read '%.*s', expected '%s'",
-				     label, (int)strlen(CLIENT_MSG), buf, CLIENT_MSG);
+				tap_diag("%s: %s", label, g_err);
+			} else if (read_expect(conn, CLIENT_MSG, IO_TIMEOUT_MS)) {
+				tap_diag("%s: accepted connection: %s", label, g_err);
 			} else {
 				ok = true;
 			}
 		}
 	} else {
-		diag("%s: skipped: %s", label,
-		     lst < 0 ? "no listener received" : "no client connected while parked");
+		tap_diag("%s: skipped: %s", label,
+			 lst < 0 ? "no listener received" : "no client connected while parked");
 	}
-	report(ok, "%s: the received listener accept()s the connection made while parked and reads '%s'",
-	       label, CLIENT_MSG);
+	tap_result(ok, "%s: the received listener accept()s the connection made while parked and reads '%s'",
+		   label, CLIENT_MSG);
 
 	/*
 	 * 9: the pair survived intact: a's queue holds b ("B"), b's queue
@@ -1245,12 +785,12 @@ static void round_adopt(const struct round *rd, long global_base)
 	 */
 	ok = false;
 	if (a >= 0) {
-		k = recv_fds(a, buf, sizeof(buf), pfds, &np, 0, IO_TIMEOUT_MS);
+		k = recv_fds(a, buf, sizeof(buf), pfds, MAX_FDS, &np, 0, IO_TIMEOUT_MS);
 		if (k < 0) {
-			diag("%s: a: %s", label, g_err);
+			tap_diag("%s: a: %s", label, g_err);
 		} else if (k != 1 || buf[0] != 'B' || np != 1) {
-			diag("%s: a: recvmsg gave %zd bytes ('%c') and %d fds, expected 'B' and 1 fd",
-			     label, k, k > 0 ? buf[0] : '?', np);
+			tap_diag("%s: a: recvmsg gave %zd bytes ('%c') and %d fds, expected 'B' and 1 fd",
+				 label, k, k > 0 ? buf[0] : '?', np);
 			for (i = 0; i < np; i++)
 				close(pfds[i]);
 		} else {
@@ -1261,14 +801,14 @@ static void round_adopt(const struct round *rd, long global_base)
 	}
 	if (ok) {
 		ok = false;
-		k = recv_fds(b, buf, sizeof(buf), pfds, &np, MSG_PEEK,
+		k = recv_fds(b, buf, sizeof(buf), pfds, MAX_FDS, &np, MSG_PEEK,
 			     IO_TIMEOUT_MS);
 		if (k < 0) {
-			diag("%s: b (MSG_PEEK): %s", label, g_err);
+			tap_diag("%s: b (MSG_PEEK): %s", label, g_err);
 		} else {
 			if (k != 1 || buf[0] != 'A' || np != 1)
-				diag("%s: b: recvmsg(MSG_PEEK) gave %zd bytes ('%c') and %d fds, expected 'A' and 1 fd",
-				     label, k, k > 0 ? buf[0] : '?', np);
+				tap_diag("%s: b: recvmsg(MSG_PEEK) gave %zd bytes ('%c') and %d fds, expected 'A' and 1 fd",
+					 label, k, k > 0 ? buf[0] : '?', np);
 			else if (check_sock(label, "fd peeked from b", pfds[0],
 					    r.ino_a, 0))
 				ok = true;
@@ -1281,20 +821,17 @@ static void round_adopt(const struct round *rd, long global_base)
 		k = send(b, PAIR_MSG, strlen(PAIR_MSG), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (k != (ssize_t)strlen(PAIR_MSG)) {
 			seterr("send(b)");
-			diag("%s: %s (returned %zd)", label, g_err, k);
-		} else if (read_exact(a, buf, strlen(PAIR_MSG))) {
-			diag("%s: a: %s", label, g_err);
-		} else if (memcmp(buf, PAIR_MSG, strlen(PAIR_MSG))) {
-			diag("%s: a: read '%.*s', expected '%s'", label,
-			     (int)strlen(PAIR_MSG), buf, PAIR_MSG);
+			tap_diag("%s: %s (returned %zd)", label, g_err, k);
+		} else if (read_expect(a, PAIR_MSG, IO_TIMEOUT_MS)) {
+			tap_diag("%s: a: %s", label, g_err);
 		} else {
 			ok = true;
 		}
 	}
 	if (a < 0)
-		diag("%s: skipped: pair end a not received", label);
-	report(ok, "%s: the pair survived: a's queue holds b, b's queue holds a, data flows from b to a",
-	       label);
+		tap_diag("%s: skipped: pair end a not received", label);
+	tap_result(ok, "%s: the pair survived: a's queue holds b, b's queue holds a, data flows from b to a",
+		   label);
 
 	/*
 	 * 10: re-form the cycle (b sent over b waits in a's queue again; b's
@@ -1302,8 +839,8 @@ static void round_adopt(const struct round *rd, long global_base)
 	 * collector must take the cycle, and nothing may be left.
 	 */
 	ok = false;
-	if (a >= 0 && b >= 0 && send_fds(b, NULL, "B", 1, &b, 1))
-		diag("%s: re-forming the cycle: %s", label, g_err);
+	if (a >= 0 && b >= 0 && send_fds(b, NULL, "B", 1, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL))
+		tap_diag("%s: re-forming the cycle: %s", label, g_err);
 	/*
 	 * The adopter is armed: disarmed, its close parks nothing (a parked
 	 * queue would keep its socket, off the baseline, for ADOPTER_DELAY_MS).
@@ -1313,7 +850,7 @@ static void round_adopt(const struct round *rd, long global_base)
 
 		if (setsockopt(u, SOL_UNIX, UNIX_DELAY_CLOSE, &off, sizeof(off))) {
 			seterr("setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE, 0)");
-			diag("%s: disarming the adopter: %s", label, g_err);
+			tap_diag("%s: disarming the adopter: %s", label, g_err);
 		}
 	}
 	close_fd(&a);
@@ -1325,19 +862,19 @@ static void round_adopt(const struct round *rd, long global_base)
 	if (adopted && base >= 0) {
 		ok = wait_count(base, false, SETTLE_MS, &n, &elapsed);
 		if (ok)
-			diag("%s: back to %ld AF_UNIX sockets %lld ms after closing everything",
-			     label, n, elapsed);
+			tap_diag("%s: back to %ld AF_UNIX sockets %lld ms after closing everything",
+				 label, n, elapsed);
 		else
-			diag("%s: still %ld AF_UNIX sockets %lld ms after closing everything, expected %ld",
-			     label, n, elapsed, base);
+			tap_diag("%s: still %ld AF_UNIX sockets %lld ms after closing everything, expected %ld",
+				 label, n, elapsed, base);
 	} else {
-		diag("%s: skipped: %s", label,
-		     !parked ? "nothing parked" :
-		     !adopted ? "not adopted (the queue stays parked until it expires)" :
-				"no baseline");
+		tap_diag("%s: skipped: %s", label,
+			 !parked ? "nothing parked" :
+			 !adopted ? "not adopted (the queue stays parked until it expires)" :
+			 "no baseline");
 	}
-	report(ok, "%s: with the cycle re-formed, the adopter disarmed and everything closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
-	       label);
+	tap_result(ok, "%s: with the cycle re-formed, the adopter disarmed and everything closed, the AF_UNIX socket count is back to its baseline: nothing leaked",
+		   label);
 
 	unlink(rd->ppath);
 	unlink(rd->lpath);
@@ -1361,59 +898,41 @@ int main(void)
 		.lpath = "adopt_exit_listen.sock", .delay_ms = ADOPT_DELAY_MS,
 	};
 	char dir[] = "/tmp/unix_cycle_check.XXXXXX";
-	struct sigaction sa;
 	long base;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGALRM, &sa, NULL);
+	tap_time_limit(TOTAL_ALARM_S);
 	signal(SIGPIPE, SIG_IGN);
-	alarm(TOTAL_ALARM_S);
 
-	printf("TAP version 13\n");
-	printf("1..%d\n", NUM_CHECKS);
+	tap_plan(NUM_CHECKS);
 
 	/* A private network namespace: its AF_UNIX socket count is ours. */
 	if (unshare(CLONE_NEWNET)) {
-		printf("Bail out! unshare(CLONE_NEWNET): %s (errno %d); needs root\n",
-		       strerror(errno), errno);
-		return 1;
+		tap_bail("unshare(CLONE_NEWNET): %s (errno %d); needs root",
+			 strerror(errno), errno);
 	}
-	if (!mkdtemp(dir)) {
-		printf("Bail out! mkdtemp(%s): %s\n", dir, strerror(errno));
-		return 1;
-	}
+	if (!mkdtemp(dir))
+		tap_bail("mkdtemp(%s): %s", dir, strerror(errno));
 	if (chdir(dir)) {
-		printf("Bail out! chdir(%s): %s\n", dir, strerror(errno));
 		rmdir(dir);
-		return 1;
+		tap_bail("chdir(%s): %s", dir, strerror(errno));
 	}
-	diag("working directory %s", dir);
+	tap_diag("working directory %s", dir);
 
 	base = unix_socket_count();
 	if (base < 0)
-		diag("%s", g_err);
+		tap_diag("%s", g_err);
 	if (base > 0)
-		diag("%ld AF_UNIX sockets in /proc/net/protocols right after unshare(CLONE_NEWNET)",
-		     base);
-	report(base == 0,
-	       "a new network namespace has no AF_UNIX sockets (/proc/net/protocols)");
+		tap_diag("%ld AF_UNIX sockets in /proc/net/protocols right after unshare(CLONE_NEWNET)",
+			 base);
+	tap_result(base == 0,
+		   "a new network namespace has no AF_UNIX sockets (/proc/net/protocols)");
 
 	round_expire(&expire, base);
 	round_adopt(&adopt_kill, base);
 	round_adopt(&adopt_exit, base);
 
 	if (chdir("/") == 0 && rmdir(dir))
-		diag("rmdir(%s): %s", dir, strerror(errno));
+		tap_diag("rmdir(%s): %s", dir, strerror(errno));
 
-	if (g_test != NUM_CHECKS) {
-		diag("internal error: %d checks reported, %d planned",
-		     g_test, NUM_CHECKS);
-		g_fail++;
-	}
-	diag("%d of %d checks failed", g_fail, NUM_CHECKS);
-	return g_fail ? 1 : 0;
+	return tap_finish();
 }

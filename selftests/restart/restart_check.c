@@ -11,36 +11,21 @@
  * TAP output; exit status 0 only if every check passed.
  */
 #define _GNU_SOURCE
-#include <stdarg.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "restart.h"
-
-static int failed, checks;
-
-static void check(bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++checks);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	failed += !ok;
-}
+#include "selftest.h"
 
 static void show(const struct rs_cfg *cfg, const struct rs_shared *sh,
 		 const struct rs_result *r)
 {
-	printf("# %s gap=%dms: %d attempted, %d completed, %d refused, %d reset, %d timed out, %d errors; old accepted %d, new %d%s%s\n",
-	       rs_scenario_name[cfg->sc], cfg->gap_ms, r->attempted, r->count[RS_OK],
-	       r->count[RS_REFUSED], r->count[RS_RESET], r->count[RS_TIMEOUT],
-	       r->count[RS_ERROR], sh->old_accepted, sh->new_accepted,
-	       sh->error[0] ? "; error: " : "", sh->error);
+	tap_diag("%s gap=%dms: %d attempted, %d completed, %d refused, %d reset, %d timed out, %d errors; old accepted %d, new %d%s%s",
+		 rs_scenario_name[cfg->sc], cfg->gap_ms, r->attempted, r->count[RS_OK],
+		 r->count[RS_REFUSED], r->count[RS_RESET], r->count[RS_TIMEOUT],
+		 r->count[RS_ERROR], sh->old_accepted, sh->new_accepted,
+		 sh->error[0] ? "; error: " : "", sh->error);
 }
 
 int main(void)
@@ -56,37 +41,34 @@ int main(void)
 	unsigned int i;
 	int lost;
 
-	printf("TAP version 13\n1..10\n");
-	if (!sh) {
-		printf("Bail out! mmap: %s\n", strerror(errno));
-		return 1;
-	}
+	tap_plan(10);
+	if (!sh)
+		tap_bail("mmap: %s", strerror(errno));
 
 	cfg.sc = RS_REUSEPORT_GAP;
-	check(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
-	      rs_scenario_name[cfg.sc], sh->error);
+	tap_result(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
+		   rs_scenario_name[cfg.sc], sh->error);
 	show(&cfg, sh, &r);
 	lost = r.attempted - r.count[RS_OK];
-	check(r.count[RS_OK] > 0 && lost > 0,
-	      "%s: connections are lost in a %d ms gap (%d of %d)",
-	      rs_scenario_name[cfg.sc], cfg.gap_ms, lost, r.attempted);
+	tap_result(r.count[RS_OK] > 0 && lost > 0,
+		   "%s: connections are lost in a %d ms gap (%d of %d)",
+		   rs_scenario_name[cfg.sc], cfg.gap_ms, lost, r.attempted);
 
 	for (i = 0; i < sizeof(puds) / sizeof(puds[0]); i++) {
 		cfg.sc = puds[i];
-		check(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
-		      rs_scenario_name[cfg.sc], sh->error);
+		tap_result(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
+			   rs_scenario_name[cfg.sc], sh->error);
 		show(&cfg, sh, &r);
-		check(r.attempted >= 100 && r.count[RS_OK] == r.attempted,
-		      "%s: every connection of a %d ms gap completes (%d of %d)",
-		      rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
-		check(sh->diag_parked == 1 && sh->diag_fds == 1,
-		      "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
-		      rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
-		check(r.kernel.dc_parked == 1 && r.kernel.dc_adopted == 1 && r.kernel.dc_expired == 0,
-		      "%s: /proc/net/unix_delay_close counted %ld parked, %ld adopted, %ld expired",
-		      rs_scenario_name[cfg.sc], r.kernel.dc_parked, r.kernel.dc_adopted,
-		      r.kernel.dc_expired);
+		tap_result(r.attempted >= 100 && r.count[RS_OK] == r.attempted,
+			   "%s: every connection of a %d ms gap completes (%d of %d)",
+			   rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
+		tap_result(sh->diag_parked == 1 && sh->diag_fds == 1,
+			   "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
+			   rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
+		tap_result(r.kernel.dc_parked == 1 && r.kernel.dc_adopted == 1 && r.kernel.dc_expired == 0,
+			   "%s: /proc/net/unix_delay_close counted %ld parked, %ld adopted, %ld expired",
+			   rs_scenario_name[cfg.sc], r.kernel.dc_parked, r.kernel.dc_adopted,
+			   r.kernel.dc_expired);
 	}
-	printf("# %d of %d checks failed\n", failed, checks);
-	return failed ? 1 : 0;
+	return tap_finish();
 }

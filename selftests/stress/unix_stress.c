@@ -78,6 +78,8 @@
 #include <linux/capability.h>
 #include <linux/un.h>
 
+#include "selftest.h"
+
 #ifndef SOL_UNIX
 #define SOL_UNIX 288
 #endif
@@ -168,22 +170,6 @@ static unsigned int rnd(unsigned int n)
 	return n ? rand_r(&seed) % n : 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static socklen_t unix_addr(struct sockaddr_un *sun, const char *path)
-{
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
-	return offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1;
-}
-
 static void path_of(char *buf, size_t len, unsigned int i)
 {
 	snprintf(buf, len, "%s/s%u", dir, i);
@@ -197,34 +183,10 @@ static int bind_path(int fd, const char *path)
 	return bind(fd, (struct sockaddr *)&sun, len) ? -errno : 0;
 }
 
-static int set_delay(int fd, int ms)
+/* setsockopt(UNIX_DELAY_CLOSE): 0 or -errno (no error text: threads call it). */
+static int set_delay_err(int fd, int ms)
 {
 	return setsockopt(fd, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)) ? -errno : 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static long read_long(const char *path)
-{
-	char buf[64] = {};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atol(buf) : -1;
 }
 
 /* --- what travels in a datagram ------------------------------------------- */
@@ -797,7 +759,7 @@ static void note_bind_error(int err, const char *path, bool armed)
  */
 static int arm(int fd)
 {
-	int ms = 1 + rnd(MAX_DELAY_MS), err = set_delay(fd, ms);
+	int ms = 1 + rnd(MAX_DELAY_MS), err = set_delay_err(fd, ms);
 
 	if (err == -EDQUOT || err == -EINVAL) {
 		count(C_PARK_REFUSED);
@@ -931,10 +893,10 @@ static void op_adopt(void)
 	drain_all(fd, 1);
 	switch (rnd(3)) {
 	case 0:
-		set_delay(fd, 0);	/* a clean shutdown: nothing parks */
+		set_delay_err(fd, 0);	/* a clean shutdown: nothing parks */
 		break;
 	case 1:
-		if (!set_delay(fd, 1 + rnd(MAX_DELAY_MS)))
+		if (!set_delay_err(fd, 1 + rnd(MAX_DELAY_MS)))
 			queue_some(fd, path);
 		break;
 	}
@@ -1010,7 +972,7 @@ static void op_adopter_cycle(void)
 		if (rnd(2))
 			drain_all(a, 0);
 		if (rnd(2))
-			set_delay(a, 0);
+			set_delay_err(a, 0);
 	}
 	close(a);
 }
@@ -1042,7 +1004,7 @@ static void *bind_racer(void *arg)
 		if (!err) {
 			drain_all(fd, 0);
 			if (rnd(2))
-				set_delay(fd, 0);
+				set_delay_err(fd, 0);
 			close(fd);
 			break;
 		}
@@ -1098,7 +1060,7 @@ static void *flipper(void *arg)
 	while (!atomic_load(f->go))
 		;
 	for (i = 0; i < 100; i++)
-		set_delay(f->fd, f->ms);
+		set_delay_err(f->fd, f->ms);
 	return NULL;
 }
 
@@ -1158,7 +1120,7 @@ static void op_race_arm_disarm(void)
 			  got);
 	/* One datagram, no fds: what the adopter must find. */
 	if (sendto(fd, "m", 1, MSG_DONTWAIT, (struct sockaddr *)&sun, unix_addr(&sun, path)) != 1) {
-		set_delay(fd, 0);
+		set_delay_err(fd, 0);
 		close(fd);
 		unlink(path);
 		return;
@@ -1186,7 +1148,7 @@ static void op_race_arm_disarm(void)
 		else if (recv(s, &c, 1, MSG_DONTWAIT) != 1)
 			violation("the queue adopted at %s lacks the datagram queued before close",
 				  path);
-		set_delay(s, 0);
+		set_delay_err(s, 0);
 	} else if (err == -EADDRINUSE) {
 		if (got && conclusive)
 			violation("a socket whose getsockopt said %d did not park its queue at %s "
@@ -1507,29 +1469,6 @@ static long parked_now(const struct baseline *b, int ns)
 
 /* --- main ------------------------------------------------------------------- */
 
-static int seconds_from_cmdline(void)
-{
-	char buf[1024] = {}, *p;
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
-		return -1;
-	close(fd);
-	p = strstr(buf, "puds.stress=");
-	return p ? atoi(p + strlen("puds.stress=")) : -1;
-}
-
-static void lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-}
-
 /*
  * The quiet phase: a cycle that only an adoption closes (the adopter is in
  * the queue it adopts, with a canary), then nothing but plain close()s of
@@ -1556,14 +1495,14 @@ static long quiet_phase(void)
 
 		add_fd(&m, x);
 		add_fd(&m, p[0]);
-		_exit(fd < 0 || set_delay(fd, 5000) || bind_path(fd, path) ||
+		_exit(fd < 0 || set_delay_err(fd, 5000) || bind_path(fd, path) ||
 		      send_out(fd, path, &m, 0));
 	}
 	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		goto out;
 	close(p[0]);
 	p[0] = -1;
-	if (set_delay(x, 5000) || bind_path(x, path) || set_delay(x, 0))
+	if (set_delay_err(x, 5000) || bind_path(x, path) || set_delay_err(x, 0))
 		goto out;
 	close(x);		/* only its own queue holds it now */
 	x = -1;
@@ -1585,21 +1524,6 @@ out:
 	close(p[1]);
 	unlink(path);
 	return ret;
-}
-
-static int tap_n;
-static int tap_failed;
-
-static void tap(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d ", ok ? "ok" : "not ok", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	tap_failed += !ok;
 }
 
 /* Poll @cond every 20 ms for at most @ms. */
@@ -1667,7 +1591,7 @@ static bool sockets_back(const struct baseline *b, struct baseline *now)
 
 int main(int argc, char **argv)
 {
-	int seconds = argc > 1 ? atoi(argv[1]) : seconds_from_cmdline();
+	int seconds = argc > 1 ? atoi(argv[1]) : cmdline_long("puds.stress", -1);
 	int ncpu = get_nprocs(), i, st, ns;
 	struct baseline b = {}, now = {};
 	pid_t pid[NR_WORKERS + 1];
@@ -1758,30 +1682,30 @@ int main(int argc, char **argv)
 		write_file(SYSCTL_MAX, "60000");
 	}
 
-	tap(!atomic_load(&sh->violations), "invariants held as it ran (%ld violations%s%s)",
-	    atomic_load(&sh->violations), sh->violations ? ", first: " : "",
-	    sh->first_violation);
+	tap_result(!atomic_load(&sh->violations), "invariants held as it ran (%ld violations%s%s)",
+		   atomic_load(&sh->violations), sh->violations ? ", first: " : "",
+		   sh->first_violation);
 	ok = wait_for(all_expired(&now), MAX_DELAY_MS + 30000);
-	tap(ok, "every parked queue was adopted or expired (ns0: %ld parked = %ld adopted + %ld expired)",
-	    now.parked[0] - b.parked[0], now.adopted[0] - b.adopted[0],
-	    now.expired[0] - b.expired[0]);
-	tap(sh->tok_sent == sh->tok_received + sh->tok_truncated + sh->tok_released,
-	    "every token came out once, was truncated, or was released: %ld sent = %ld received + %ld truncated + %ld released",
-	    sh->tok_sent, sh->tok_received, sh->tok_truncated, sh->tok_released);
-	tap(sh->canaries_collected > 0 || !sh->count[C_CYCLE],
-	    "the collector freed cycles: %ld of their canaries released, %ld received",
-	    sh->canaries_collected, sh->canaries_received);
+	tap_result(ok, "every parked queue was adopted or expired (ns0: %ld parked = %ld adopted + %ld expired)",
+		   now.parked[0] - b.parked[0], now.adopted[0] - b.adopted[0],
+		   now.expired[0] - b.expired[0]);
+	tap_result(sh->tok_sent == sh->tok_received + sh->tok_truncated + sh->tok_released,
+		   "every token came out once, was truncated, or was released: %ld sent = %ld received + %ld truncated + %ld released",
+		   sh->tok_sent, sh->tok_received, sh->tok_truncated, sh->tok_released);
+	tap_result(sh->canaries_collected > 0 || !sh->count[C_CYCLE],
+		   "the collector freed cycles: %ld of their canaries released, %ld received",
+		   sh->canaries_collected, sh->canaries_received);
 	ok = wait_for(sockets_back(&b, &now), 20000);
-	tap(ok, "socket counts back at baseline: unix %d/%d, all %d/%d",
-	    now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
+	tap_result(ok, "socket counts back at baseline: unix %d/%d, all %d/%d",
+		   now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
 	if (!ok)
 		dump_sockets();
 	/* Everything collected: the graph is quiet now, then the quiet phase. */
 	quiet_ms = quiet_phase();
 	printf("# stress: quiet_cycle_ms %ld\n", quiet_ms);
-	tap(quiet_ms >= 0,
-	    "quiet phase: a cycle that only an adoption closed was collected with nothing but plain close()s after it (%ld ms)",
-	    quiet_ms);
+	tap_result(quiet_ms >= 0,
+		   "quiet phase: a cycle that only an adoption closed was collected with nothing but plain close()s after it (%ld ms)",
+		   quiet_ms);
 	now.inflight_room[0] = inflight_room(0);
 	now.inflight_room[1] = inflight_room(NOBODY);
 	/*
@@ -1789,11 +1713,11 @@ int main(int argc, char **argv)
 	 * meanwhile (make check parks userlib's rendezvous as root): the
 	 * count may end below its baseline, never above.
 	 */
-	tap(now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
-	    b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
-	    "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
-	    NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
-	    b.inflight_room[1]);
+	tap_result(now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
+		   b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
+		   "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
+		   NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
+		   b.inflight_room[1]);
 	/*
 	 * nr_files is a per-cpu counter read without summing: it can be off by
 	 * its batch (max(32, 2 * ncpu)) on each cpu.
@@ -1802,8 +1726,8 @@ int main(int argc, char **argv)
 		long slack = 2L * ncpu * (ncpu * 2 > 32 ? ncpu * 2 : 32);
 
 		ok = wait_for(labs((now.files = file_nr()) - b.files) <= slack, 10000);
-		tap(ok, "open files back at baseline: %ld, was %ld (per-cpu counter slack %ld)",
-		    now.files, b.files, slack);
+		tap_result(ok, "open files back at baseline: %ld, was %ld (per-cpu counter slack %ld)",
+			   now.files, b.files, slack);
 	}
 	/* SLUB_TINY kernels (make check's) have no /proc/slabinfo. */
 	if (b.unix_slab >= 0) {
@@ -1812,16 +1736,16 @@ int main(int argc, char **argv)
 
 		ok = wait_for(labs((now.unix_slab = slab_active("UNIX")) - b.unix_slab) <= slack,
 			      10000);
-		tap(ok, "slab UNIX back at baseline: %ld active, was %ld (slack %ld)",
-		    now.unix_slab, b.unix_slab, slack);
+		tap_result(ok, "slab UNIX back at baseline: %ld active, was %ld (slack %ld)",
+			   now.unix_slab, b.unix_slab, slack);
 	}
 	{
 		long q = 0;
 
 		for (ns = 0; ns < 2; ns++)
 			q += now.quota[ns] - b.quota[ns];
-		tap(true, "limits were hit: %ld setsockopt refused (%ld counted EDQUOT by the kernel)",
-		    sh->count[C_PARK_REFUSED], q);
+		tap_result(true, "limits were hit: %ld setsockopt refused (%ld counted EDQUOT by the kernel)",
+			   sh->count[C_PARK_REFUSED], q);
 	}
 
 	for (i = 0; i < NR_COUNTERS; i++)
@@ -1849,7 +1773,8 @@ int main(int argc, char **argv)
 		unlink(path);
 	}
 	rmdir(dir);
-	printf("1..%d\n# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:0 error:0\n",
-	       tap_n, tap_n - tap_failed, tap_failed);
-	return tap_failed ? 1 : 0;
+	/* The plan comes last: how many checks run depends on the kernel. */
+	printf("1..%u\n# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:0 error:0\n",
+	       tap_count(), tap_count() - tap_failures(), tap_failures());
+	return tap_failures() ? 1 : 0;
 }

@@ -1,29 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// What the guest test programs share: loopback up in a fresh netns, and a
-// TCP client of 127.0.0.1.
+// What the guest test programs share besides selftests/lib (TAP, loopback
+// up: selftest.h): a TCP client of 127.0.0.1.
 #pragma once
 
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 
-namespace guest {
+#include "selftest.h"
 
-inline void lo_up()
-{
-	ifreq ifr{};
-	std::strcpy(ifr.ifr_name, "lo");
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-}
+namespace guest {
 
 // connect() to 127.0.0.1:@port and send @request if any: the fd, or -1.
 inline int tcp_connect(int port, const char *request = nullptr)
@@ -40,6 +30,21 @@ inline int tcp_connect(int port, const char *request = nullptr)
 		return -1;
 	}
 	return fd;
+}
+
+// A server started as @pid is ready when ready() holds (polled every
+// @step_us, 5000 times): @pid, or -1 if it died or never got ready.
+template <typename Ready> pid_t wait_ready(pid_t pid, int step_us, Ready ready)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (ready())
+			return pid;
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return -1;
+		usleep(step_us);
+	}
+	return -1;
 }
 
 } // namespace guest

@@ -367,19 +367,14 @@ int main()
 	};
 	char tmpl[] = "/tmp/puds-handoff.XXXXXX";
 
-	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::printf("TAP version 13\n1..%zu\n", std::size(cases));
-	if (auto st = check_kernel_feature(); !st) {
-		std::printf("Bail out! %s\n", st.error().message.c_str());
-		return 1;
-	}
+	tap_plan(std::size(cases));
+	if (auto st = check_kernel_feature(); !st)
+		tap_bail("%s", st.error().message.c_str());
 	dir = mkdtemp(tmpl);
-	int n = 0, failed = 0;
 	for (const auto &[name, fn] : cases) {
 		failed_checks = 0;
 		fn();
-		std::printf("%sok %d - %s\n", failed_checks ? "not " : "", ++n, name);
-		failed += failed_checks > 0;
+		tap_result(failed_checks == 0, "%s", name);
 	}
-	return failed ? 1 : 0;
+	return tap_finish();
 }

@@ -29,12 +29,9 @@
 namespace {
 
 constexpr int kPort = 18080;
-int failed_checks, checks;
-
 void check(bool ok, const char *what)
 {
-	std::printf("%sok %d - %s\n", ok ? "" : "not ", ++checks, what);
-	failed_checks += !ok;
+	tap_result(ok, "%s", what);
 }
 
 // The server: sd_listen_fds(3) semantics, nothing else.
@@ -80,16 +77,10 @@ pid_t start_server(const char *self)
 		      "--", self, "serve", ready.c_str(), (char *)nullptr);
 		_exit(127);
 	}
-	for (int i = 0; i < 5000; i++) {
+	return guest::wait_ready(pid, 2000, [&] {
 		struct stat st;
-		if (!stat(ready.c_str(), &st) && st.st_size > 0)
-			return pid;
-		int status;
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return -1;
-		usleep(2000);
-	}
-	return -1;
+		return !stat(ready.c_str(), &st) && st.st_size > 0;
+	});
 }
 
 int client(bool wait_reply)
@@ -161,12 +152,11 @@ int main(int argc, char **argv)
 
 	char tmpl[] = "/tmp/puds-run.XXXXXX";
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::printf("TAP version 13\n1..12\n");
+	tap_plan(12);
 	if (unshare(CLONE_NEWNET)) {
-		std::printf("Bail out! unshare(CLONE_NEWNET): %s\n", std::strerror(errno));
-		return 1;
+		tap_bail("unshare(CLONE_NEWNET): %s", std::strerror(errno));
 	}
-	guest::lo_up();
+	lo_up();
 	signal(SIGPIPE, SIG_IGN);
 	dir = mkdtemp(tmpl);
 	const char *self = "/proc/self/exe";
@@ -296,5 +286,5 @@ int main(int argc, char **argv)
 		kill(sd, SIGKILL);
 		waitpid(sd, &status, 0);
 	}
-	return failed_checks ? 1 : 0;
+	return tap_finish();
 }

@@ -83,13 +83,11 @@ const Server kServers[] = {
 };
 
 int kPort;
-int failed_checks, checks;
 std::string dir;
 
 void check(bool ok, const char *what)
 {
-	std::printf("%sok %d - %s\n", ok ? "" : "not ", ++checks, what);
-	failed_checks += !ok;
+	tap_result(ok, "%s", what);
 }
 
 int request()
@@ -135,16 +133,10 @@ pid_t start(const char *self, const Server &srv)
 		execv(self, argv.data());
 		_exit(127);
 	}
-	for (int i = 0; i < 5000; i++) {
+	return guest::wait_ready(pid, 5000, [] {
 		int fd = request();
-		if (fd >= 0 && answered(fd))
-			return pid;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return -1;
-		usleep(5000);
-	}
-	return -1;
+		return fd >= 0 && answered(fd);
+	});
 }
 
 void run_server(const char *self, const Server &srv)
@@ -210,23 +202,18 @@ int main(int argc, char **argv)
 	if (argc > 1 && !std::strcmp(argv[1], "puds"))
 		return puds::puds_main(argc - 1, argv + 1);
 
-	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	std::printf("TAP version 13\n1..%zu\n", 5 * std::size(kServers));
+	tap_plan(5 * std::size(kServers));
 	for (const auto &srv : kServers)
-		if (access(srv.binary, X_OK)) {
-			std::printf("Bail out! %s: %s\n", srv.binary, std::strerror(errno));
-			return 1;
-		}
-	if (unshare(CLONE_NEWNET)) {
-		std::printf("Bail out! unshare: %s\n", std::strerror(errno));
-		return 1;
-	}
-	guest::lo_up();
+		if (access(srv.binary, X_OK))
+			tap_bail("%s: %s", srv.binary, std::strerror(errno));
+	if (unshare(CLONE_NEWNET))
+		tap_bail("unshare: %s", std::strerror(errno));
+	lo_up();
 	signal(SIGPIPE, SIG_IGN);
 
 	char exe[4096] = {};
 	const char *self = readlink("/proc/self/exe", exe, sizeof(exe) - 1) > 0 ? exe : argv[0];
 	for (const auto &srv : kServers)
 		run_server(self, srv);
-	return failed_checks ? 1 : 0;
+	return tap_finish();
 }

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * restart.c: one server restart under a steady client load (restart.h
+ * says how); linked into restart_check and into make eval's program.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/un_delay_close.h>
+#include <linux/unix_diag.h>
+#include <linux/unix_diag_delay_close.h>
+
+#include "restart.h"
+#include "selftest.h"
+
+const char *const rs_scenario_name[RS_NR_SCENARIOS] = {
+	[RS_NAIVE] = "naive",
+	[RS_REUSEPORT_OVERLAP] = "reuseport-overlap",
+	[RS_REUSEPORT_GAP] = "reuseport-gap",
+	[RS_BPF_OVERLAP] = "bpf-migrate-overlap",
+	[RS_SCM_RIGHTS] = "scm-rights-takeover",
+	[RS_PUDS_EXIT] = "puds-exit",
+	[RS_PUDS_KILL] = "puds-sigkill",
+};
+
+const char *const rs_outcome_name[RS_NR_OUTCOMES] = {
+	"completed", "refused", "reset", "timeout", "error",
+};
+
+/* --- small things -------------------------------------------------------- */
+
+static void rs_fail(struct rs_shared *sh, const char *what)
+{
+	if (!sh->error[0])
+		snprintf(sh->error, sizeof(sh->error), "%s: %s (pid %d)", what,
+			 strerror(errno), getpid());
+}
+
+/* The listener @fd in one "listener" message to @path (NULL: the peer); 0 or -1. */
+static int rs_send_fd(int sock, const char *path, int fd)
+{
+	return send_fds(sock, path, "listener", 8, &fd, 1, 0);
+}
+
+/* The fd of one "listener" message (blocking); the fd or -1. */
+static int rs_recv_fd(int sock)
+{
+	char tag[16];
+	int fd = -1, n;
+
+	if (recv_fds(sock, tag, sizeof(tag), &fd, 1, &n, 0, -1) < 0)
+		return -1;
+	if (n != 1) {
+		errno = EPROTO;
+		return -1;
+	}
+	return fd;
+}
+
+/* --- the kernel's view ------------------------------------------------------ */
+
+/* Read one counter of a "Prefix: names" / "Prefix: values" pair of lines. */
+static long rs_counter(const char *file, const char *prefix, const char *name)
+{
+	char names[4096], values[4096], *n, *v, *sn, *sv;
+	size_t plen = strlen(prefix);
+	long ret = -1;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(names, sizeof(names), f) && fgets(values, sizeof(values), f)) {
+		if (strncmp(names, prefix, plen) || names[plen] != ':')
+			continue;
+		n = strtok_r(names + plen + 1, " \n", &sn);
+		v = strtok_r(values + plen + 1, " \n", &sv);
+		for (; n && v; n = strtok_r(NULL, " \n", &sn), v = strtok_r(NULL, " \n", &sv))
+			if (!strcmp(n, name))
+				ret = atol(v);
+	}
+	fclose(f);
+	return ret;
+}
+
+static void rs_read_counters(struct rs_counters *c)
+{
+	c->listen_drops = rs_counter("/proc/net/netstat", "TcpExt", "ListenDrops");
+	c->listen_overflows = rs_counter("/proc/net/netstat", "TcpExt", "ListenOverflows");
+	c->migrate_ok = rs_counter("/proc/net/netstat", "TcpExt", "TCPMigrateReqSuccess");
+	c->migrate_fail = rs_counter("/proc/net/netstat", "TcpExt", "TCPMigrateReqFailure");
+	c->abort_on_close = rs_counter("/proc/net/netstat", "TcpExt", "TCPAbortOnClose");
+	c->out_rsts = rs_counter("/proc/net/snmp", "Tcp", "OutRsts");
+
+	/* The series' own counters: "parked adopted expired quota" + values. */
+	c->dc_parked = c->dc_adopted = c->dc_expired = -1;
+	FILE *f = fopen("/proc/net/unix_delay_close", "r");
+	char head[128];
+	if (f) {
+		if (!fgets(head, sizeof(head), f) ||
+		    fscanf(f, "%ld %ld %ld", &c->dc_parked, &c->dc_adopted, &c->dc_expired) != 3)
+			c->dc_parked = c->dc_adopted = c->dc_expired = -1;
+		fclose(f);
+	}
+}
+
+/*
+ * Parked queues of this netns as unix_diag lists them: how many, and the
+ * fds they hold.  -1 if the kernel cannot tell.
+ */
+static int rs_diag_parked(int *nr_fds)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.req = {
+			.sdiag_family = AF_UNIX,
+			.udiag_states = -1,
+			.udiag_show = UDIAG_SHOW_DELAY_CLOSE,
+		},
+	};
+	static char buf[16384];
+	int fd, len, parked = 0;
+	bool done = false;
+
+	*nr_fds = 0;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0 || send(fd, &req, sizeof(req), 0) != sizeof(req))
+		return -1;
+	while (!done && (len = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+
+		for (; NLMSG_OK(nlh, len); nlh = NLMSG_NEXT(nlh, len)) {
+			struct unix_diag_msg *r = NLMSG_DATA(nlh);
+			struct rtattr *a = (struct rtattr *)(r + 1);
+			int alen = nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*r));
+
+			if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
+				struct unix_diag_delay_close dc;
+
+				if (a->rta_type != UNIX_DIAG_DELAY_CLOSE ||
+				    RTA_PAYLOAD(a) < sizeof(dc))
+					continue;
+				memcpy(&dc, RTA_DATA(a), sizeof(dc));
+				if (dc.udiag_dc_state == UDIAG_DC_PARKED) {
+					parked++;
+					*nr_fds += dc.udiag_dc_nr_fds;
+				}
+			}
+		}
+	}
+	close(fd);
+	return done ? parked : -1;
+}
+
+/* --- servers ------------------------------------------------------------------ */
+
+static int rs_tcp_listener(const struct rs_cfg *cfg, bool reuseport)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(RS_PORT) };
+	int fd, one = 1;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, cfg->backlog))
+		return -1;
+	return fd;
+}
+
+static bool rs_reuseport(enum rs_scenario sc)
+{
+	return sc == RS_REUSEPORT_OVERLAP || sc == RS_REUSEPORT_GAP || sc == RS_BPF_OVERLAP;
+}
+
+/* Answer one accepted connection: read the request, reply, close. */
+static void rs_answer(int c)
+{
+	struct pollfd p = { .fd = c, .events = POLLIN };
+	char req[64];
+
+	if (poll(&p, 1, 2000) == 1 && read(c, req, sizeof(req)) > 0)
+		(void)!write(c, "OK\n", 3);
+	close(c);
+}
+
+/*
+ * Accept and answer on @lfd until a command comes on @cmd: returns it
+ * ('s': stop accepting, 'x': exit), or 0 if @cmd was closed.
+ */
+static char rs_serve(struct rs_shared *sh, int lfd, int cmd, bool is_new)
+{
+	struct pollfd p[2] = {
+		{ .fd = cmd, .events = POLLIN },
+		{ .fd = lfd, .events = POLLIN },
+	};
+	char c = 0;
+
+	for (;;) {
+		if (poll(p, lfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			return 0;
+		if (p[0].revents) {
+			if (read(cmd, &c, 1) != 1)
+				return 0;
+			return c;
+		}
+		if (lfd >= 0 && (p[1].revents & POLLIN)) {
+			int a;
+
+			while ((a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+				if (is_new) {
+					if (!sh->new_first_accept_us)
+						sh->new_first_accept_us = now_us();
+					__atomic_add_fetch(&sh->new_accepted, 1, __ATOMIC_RELAXED);
+				} else {
+					__atomic_add_fetch(&sh->old_accepted, 1, __ATOMIC_RELAXED);
+				}
+				rs_answer(a);
+			}
+		}
+	}
+}
+
+#define RS_CONTROL "control"	/* scm-rights: old's unix listener, in the run's dir */
+#define RS_PARK "park"		/* puds: the rendezvous path, in the run's dir */
+
+/* The old server: set up, serve, and stop as the scenario says. */
+static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd)
+{
+	int lfd, ctl = -1, park = -1;
+	char c;
+
+	lfd = rs_tcp_listener(cfg, rs_reuseport(cfg->sc));
+	if (lfd < 0) {
+		rs_fail(sh, "old: TCP listener");
+		_exit(1);
+	}
+	if (cfg->sc == RS_BPF_OVERLAP &&
+	    setsockopt(lfd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &cfg->bpf_prog_fd,
+		       sizeof(int))) {
+		rs_fail(sh, "old: SO_ATTACH_REUSEPORT_EBPF");
+		_exit(1);
+	}
+	if (cfg->sc == RS_SCM_RIGHTS) {
+		ctl = unix_socket(SOCK_STREAM, RS_CONTROL, 0, false);
+		if (ctl < 0 || listen(ctl, 1)) {
+			rs_fail(sh, "old: control socket");
+			_exit(1);
+		}
+	}
+	if (cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL) {
+		/*
+		 * Park before serving: a crash at any moment leaves the listener
+		 * parked.  Armed before bind(), as every rendezvous socket is.
+		 */
+		park = unix_dgram_bind(RS_PARK, cfg->delay_ms);
+		if (park < 0 || rs_send_fd(park, RS_PARK, lfd)) {
+			rs_fail(sh, "old: park the listener");
+			_exit(1);
+		}
+	}
+	sh->old_listen_us = now_us();
+
+	c = rs_serve(sh, lfd, cmd, false);
+	if (c == 's') {
+		/* Stop accepting; the listener stays open until told. */
+		if (cfg->sc == RS_SCM_RIGHTS) {
+			int peer = accept(ctl, NULL, NULL);
+
+			if (peer < 0 || rs_send_fd(peer, NULL, lfd))
+				rs_fail(sh, "old: hand the listener over");
+			close(peer);
+			_exit(0);
+		}
+		c = rs_serve(sh, -1, cmd, false);
+	}
+	/* 'x': close everything and exit, as a graceful server does. */
+	_exit(0);
+}
+
+/* The new server: get a listener as the scenario says, then serve. */
+static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd)
+{
+	int lfd = -1, s = -1, ms = cfg->delay_ms;
+
+	switch (cfg->sc) {
+	case RS_SCM_RIGHTS:
+		s = unix_socket(SOCK_STREAM, RS_CONTROL, 0, true);
+		if (s >= 0)
+			lfd = rs_recv_fd(s);
+		close(s);
+		s = -1;		/* not a rendezvous: nothing to disarm at exit */
+		break;
+	case RS_PUDS_EXIT:
+	case RS_PUDS_KILL:
+		/* Only a socket armed before bind() adopts the parked queue. */
+		s = unix_dgram_bind(RS_PARK, ms);
+		if (s >= 0)
+			lfd = rs_recv_fd(s);
+		/*
+		 * Keep @s, armed: it holds nothing now, and a real server would
+		 * park again.  It is disarmed at the graceful exit below.
+		 */
+		break;
+	default:
+		lfd = rs_tcp_listener(cfg, rs_reuseport(cfg->sc));
+		if (lfd >= 0 && cfg->sc == RS_BPF_OVERLAP) {
+			uint32_t key = 0;
+			uint64_t val = lfd;
+			union bpf_attr attr = {
+				.map_fd = cfg->bpf_map_fd,
+				.key = (uintptr_t)&key,
+				.value = (uintptr_t)&val,
+			};
+
+			/* The sockarray slot the program migrates requests to. */
+			if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)))
+				rs_fail(sh, "new: put the listener in the sockarray");
+		}
+		break;
+	}
+	if (lfd < 0) {
+		rs_fail(sh, "new: get the listener");
+		_exit(1);
+	}
+	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
+	sh->new_listen_us = now_us();
+	rs_serve(sh, lfd, cmd, true);
+	/*
+	 * 'x': a graceful exit with nothing to hand over: disarm, so that
+	 * nothing parks (the run counts exactly one park and one adoption).
+	 */
+	if (s >= 0 && set_delay(s, 0))
+		rs_fail(sh, "new: disarm the rendezvous at exit");
+	_exit(0);
+}
+
+/* --- the load ------------------------------------------------------------------ */
+
+struct rs_pending {
+	int fd;
+	int idx;
+	bool connected;
+};
+
+static void rs_finish(struct rs_shared *sh, int epfd, struct rs_pending *p, int outcome)
+{
+	struct rs_conn *c = &sh->conns[p->idx];
+
+	c->latency_us = (int32_t)(now_us() - sh->t0_us - c->start_us);
+	c->outcome = outcome;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	close(p->fd);
+	p->fd = -1;
+}
+
+static int rs_errno_outcome(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return RS_REFUSED;
+	case ECONNRESET:
+	case EPIPE:
+		return RS_RESET;
+	case ETIMEDOUT:
+		return RS_TIMEOUT;
+	default:
+		return RS_ERROR;
+	}
+}
+
+/* Open @n connections at @rate per second and see each one through. */
+static void rs_loadgen(struct rs_shared *sh, const struct rs_cfg *cfg, int n)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(RS_PORT) };
+	struct rs_pending *pend = calloc(n, sizeof(*pend));
+	int64_t period = 1000000 / cfg->rate, next;
+	int epfd = epoll_create1(0), started = 0, active = 0, i;
+	struct epoll_event ev[64];
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sh->t0_us = now_us();
+	next = sh->t0_us;
+	while (started < n || active) {
+		int64_t now = now_us(), wait;
+		int k;
+
+		while (started < n && now >= next) {
+			struct rs_pending *p = &pend[started];
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
+
+			p->idx = started;
+			p->fd = fd;
+			sh->conns[started].start_us = now - sh->t0_us;
+			sh->nconns = ++started;
+			next += period;
+			if (fd < 0) {
+				sh->conns[p->idx].outcome = RS_ERROR;
+				continue;
+			}
+			active++;
+			if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) {
+				rs_finish(sh, epfd, p, rs_errno_outcome(errno));
+				active--;
+				continue;
+			}
+			epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+		}
+		/* Timeouts. */
+		for (i = 0; i < started; i++) {
+			if (pend[i].fd < 0 ||
+			    now - sh->t0_us - sh->conns[i].start_us < cfg->timeout_ms * 1000LL)
+				continue;
+			rs_finish(sh, epfd, &pend[i], RS_TIMEOUT);
+			active--;
+		}
+		wait = started < n ? (next - now_us()) / 1000 : 5;
+		k = epoll_wait(epfd, ev, 64, wait < 0 ? 0 : wait > 5 ? 5 : (int)wait);
+		for (i = 0; i < k; i++) {
+			struct rs_pending *p = ev[i].data.ptr;
+			int err = 0;
+			socklen_t len = sizeof(err);
+			char buf[16];
+			ssize_t r;
+
+			if (p->fd < 0)
+				continue;
+			if (!p->connected) {
+				struct epoll_event e = { .events = EPOLLIN, .data.ptr = p };
+
+				getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+				if (err || write(p->fd, "GET\n", 4) != 4) {
+					rs_finish(sh, epfd, p, rs_errno_outcome(err ? err : errno));
+					active--;
+					continue;
+				}
+				p->connected = true;
+				epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &e);
+				continue;
+			}
+			r = read(p->fd, buf, sizeof(buf));
+			if (r < 0 && errno == EAGAIN)
+				continue;
+			rs_finish(sh, epfd, p, r > 0 ? RS_OK : r == 0 ? RS_RESET : rs_errno_outcome(errno));
+			active--;
+		}
+	}
+	free(pend);
+}
+
+/* --- one run -------------------------------------------------------------------- */
+
+static int rs_cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
+{
+	int64_t *lat = calloc(sh->nconns + 1, sizeof(*lat));
+	int i, n = 0;
+
+	memset(res->count, 0, sizeof(res->count));
+	res->attempted = sh->nconns;
+	for (i = 0; i < sh->nconns; i++) {
+		res->count[sh->conns[i].outcome]++;
+		if (sh->conns[i].outcome == RS_OK)
+			lat[n++] = sh->conns[i].latency_us;
+	}
+	qsort(lat, n, sizeof(*lat), rs_cmp64);
+	res->p50_us = n ? lat[n / 2] : 0;
+	res->p99_us = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0;
+	res->max_us = n ? lat[n - 1] : 0;
+	free(lat);
+}
+
+static void rs_command(int fd, char c)
+{
+	(void)!write(fd, &c, 1);
+}
+
+static bool rs_wait_set(const volatile int64_t *t, int ms)
+{
+	int64_t end = now_us() + ms * 1000LL;
+
+	while (!*t && now_us() < end)
+		usleep(1000);
+	return *t;
+}
+
+/*
+ * The driver, in a child of its own: a fresh netns and a fresh directory
+ * @dir (cwd) for the unix paths.  Fills @sh; exits 0 if the run went as
+ * planned (whatever its outcome), 1 if the harness itself failed.
+ */
+static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char *dir)
+{
+	int n = (int)((int64_t)cfg->rate * (cfg->before_ms + cfg->gap_ms + cfg->after_ms) / 1000);
+	int oldcmd[2], newcmd[2];
+	pid_t old, new = -1, load;
+	int64_t restart;
+
+	if (n > RS_MAX_CONNS)
+		n = RS_MAX_CONNS;
+	if (unshare(CLONE_NEWNET) || chdir(dir)) {
+		rs_fail(sh, "unshare(CLONE_NEWNET) or chdir");
+		_exit(1);
+	}
+	lo_up();
+	write_file("/proc/sys/net/ipv4/tcp_migrate_req",
+		   cfg->sc == RS_REUSEPORT_OVERLAP || cfg->sc == RS_REUSEPORT_GAP ? "1" : "0");
+	if (pipe(oldcmd) || pipe(newcmd)) {
+		rs_fail(sh, "pipe");
+		_exit(1);
+	}
+
+	old = fork();
+	if (!old) {
+		close(oldcmd[1]);
+		rs_old_server(sh, cfg, oldcmd[0]);
+	}
+	close(oldcmd[0]);
+	if (!rs_wait_set(&sh->old_listen_us, 10000)) {
+		rs_fail(sh, "old server never listened");
+		kill(old, SIGKILL);
+		_exit(1);
+	}
+
+	load = fork();
+	if (!load) {
+		rs_loadgen(sh, cfg, n);
+		_exit(0);
+	}
+	rs_wait_set(&sh->t0_us, 10000);
+	sleep_until_us(sh->t0_us + cfg->before_ms * 1000LL);
+
+	restart = now_us();
+	sh->restart_us = restart;
+	switch (cfg->sc) {
+	case RS_PUDS_KILL:
+		kill(old, SIGKILL);
+		break;
+	case RS_NAIVE:
+	case RS_REUSEPORT_GAP:
+	case RS_PUDS_EXIT:
+		rs_command(oldcmd[1], 'x');
+		break;
+	default:
+		/* Overlap and takeover: old stops accepting, keeps its listener. */
+		rs_command(oldcmd[1], 's');
+		break;
+	}
+	if (cfg->sc == RS_NAIVE || cfg->sc == RS_REUSEPORT_GAP ||
+	    cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL) {
+		waitpid(old, NULL, 0);
+		sh->old_exit_us = now_us();
+	}
+
+	sleep_until_us(restart + cfg->gap_ms * 1000LL);
+	if (cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL)
+		sh->diag_parked = rs_diag_parked(&sh->diag_fds);
+
+	new = fork();
+	if (!new) {
+		close(newcmd[1]);
+		rs_new_server(sh, cfg, newcmd[0]);
+	}
+	close(newcmd[0]);
+	if (!rs_wait_set(&sh->new_listen_us, 10000))
+		rs_fail(sh, "new server never listened");
+
+	if (cfg->sc == RS_REUSEPORT_OVERLAP || cfg->sc == RS_BPF_OVERLAP) {
+		/* New is in the group: now old closes, its queue migrates. */
+		rs_command(oldcmd[1], 'x');
+	}
+	if (!sh->old_exit_us) {
+		waitpid(old, NULL, 0);
+		sh->old_exit_us = now_us();
+	}
+
+	waitpid(load, NULL, 0);
+	rs_command(newcmd[1], 'x');
+	waitpid(new, NULL, 0);
+	rs_read_counters(&sh->kernel);
+	_exit(0);
+}
+
+int rs_run(const struct rs_cfg *cfg, struct rs_shared *sh, struct rs_result *res)
+{
+	char dir[] = "/tmp/restart.XXXXXX", path[64];
+	int status = 0;
+	pid_t pid;
+
+	memset(sh, 0, offsetof(struct rs_shared, conns));
+	if (!mkdtemp(dir)) {
+		rs_fail(sh, "mkdtemp");
+		return -1;
+	}
+	pid = fork();
+	if (!pid)
+		rs_drive(sh, cfg, dir);
+	waitpid(pid, &status, 0);
+	snprintf(path, sizeof(path), "%s/" RS_PARK, dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/" RS_CONTROL, dir);
+	unlink(path);
+	rmdir(dir);
+	rs_summarise(sh, res);
+	res->kernel = sh->kernel;
+	return WIFEXITED(status) && !WEXITSTATUS(status) && !sh->error[0] ? 0 : -1;
+}
+
+struct rs_shared *rs_shared_new(void)
+{
+	struct rs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct rlimit rl = { 65536, 65536 };
+
+	setrlimit(RLIMIT_NOFILE, &rl);
+	signal(SIGPIPE, SIG_IGN);
+	return sh == MAP_FAILED ? NULL : sh;
+}
+
