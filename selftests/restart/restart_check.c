@@ -39,7 +39,7 @@ int main(void)
 	struct rs_shared *sh = rs_shared_new();
 	struct rs_result r;
 	unsigned int i;
-	int lost;
+	int lost, in_hand;
 
 	tap_plan(10);
 	if (!sh)
@@ -59,9 +59,17 @@ int main(void)
 		tap_result(!rs_run(&cfg, sh, &r), "%s: the run went as planned %s",
 			   rs_scenario_name[cfg.sc], sh->error);
 		show(&cfg, sh, &r);
-		tap_result(r.attempted >= 100 && r.count[RS_OK] == r.attempted,
-			   "%s: every connection of a %d ms gap completes (%d of %d)",
-			   rs_scenario_name[cfg.sc], cfg.gap_ms, r.count[RS_OK], r.attempted);
+		/*
+		 * SIGKILLed at any moment, the old server may hold the one
+		 * connection it has accepted and not yet answered (it answers
+		 * each before the next accept()): that one dies with it, with
+		 * any method.  Every connection still queued must complete.
+		 */
+		in_hand = cfg.sc == RS_PUDS_KILL ? 1 : 0;
+		tap_result(r.attempted >= 100 && r.count[RS_OK] >= r.attempted - in_hand,
+			   "%s: every connection of a %d ms gap completes but the %d the old "
+			   "server may hold (%d of %d)", rs_scenario_name[cfg.sc], cfg.gap_ms,
+			   in_hand, r.count[RS_OK], r.attempted);
 		tap_result(sh->diag_parked == 1 && sh->diag_fds == 1,
 			   "%s: unix_diag listed %d parked queue(s) holding %d fd(s) in the gap",
 			   rs_scenario_name[cfg.sc], sh->diag_parked, sh->diag_fds);
