@@ -116,7 +116,13 @@ static const char *const counter_name[NR_COUNTERS] = {
 	"sends_refused", "binds_quota", "adopters_killed", "arm_disarm_races",
 };
 
-enum token_state { T_FREE, T_MADE, T_SENT, T_CANCELLED, T_DONE };
+/*
+ * T_SENDING: in a sendmsg() now.  T_UNSURE: its sender was killed in that
+ * sendmsg() (a pool child: a SIGKILL pending during the call lands after the
+ * kernel queued the message), so whether it went is known only from what
+ * comes out: counted as sent once it is received or truncated.
+ */
+enum token_state { T_FREE, T_MADE, T_SENDING, T_SENT, T_UNSURE, T_CANCELLED, T_DONE };
 
 struct token {
 	_Atomic int state;
@@ -267,6 +273,8 @@ static int send_out(int fd, const char *path, struct outmsg *m, int flags)
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * m->nfds);
 		memcpy(CMSG_DATA(cmsg), m->fds, sizeof(int) * m->nfds);
 	}
+	for (i = 0; i < (int)m->pl.ntok; i++)
+		atomic_store(&sh->tokens[m->pl.tok[i]].state, T_SENDING);
 	ret = sendmsg(fd, &msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL) < 0 ? -errno : 0;
 	for (i = 0; i < (int)m->pl.ntok; i++) {
 		atomic_store(&sh->tokens[m->pl.tok[i]].state, ret ? T_CANCELLED : T_SENT);
@@ -424,7 +432,11 @@ static void token_verdict(unsigned int id)
 
 	if (r + tr > 1)
 		violation("token %u: received %d times, truncated %d times", id, r, tr);
-	if (!r && !tr) {
+	if (atomic_load(&t->state) == T_UNSURE) {
+		/* Sent if it came out; if not, it never went or was released. */
+		if (r || tr)
+			atomic_fetch_add(&sh->tok_sent, 1);
+	} else if (!r && !tr) {
 		atomic_fetch_add(&sh->tok_released, 1);
 		if (t->canary)
 			atomic_fetch_add(&sh->canaries_collected, 1);
@@ -448,15 +460,15 @@ static void sweep(void)
 		unsigned int id = mine->live[i];
 		int st = atomic_load(&sh->tokens[id].state);
 
-		if (st == T_MADE) {	/* in a message not sent yet */
+		if (st == T_MADE || st == T_SENDING) {	/* not sent yet */
 			mine->live[n++] = id;
 			continue;
 		}
-		if (st == T_SENT && !orphaned(mine->wfd[id])) {
+		if ((st == T_SENT || st == T_UNSURE) && !orphaned(mine->wfd[id])) {
 			mine->live[n++] = id;
 			continue;
 		}
-		if (st == T_SENT)
+		if (st == T_SENT || st == T_UNSURE)
 			token_verdict(id);
 		close(mine->wfd[id]);
 		mine->wfd[id] = -1;
@@ -531,9 +543,10 @@ static void pool_drain(void)
 
 	for (i = 0; i < pool.n; i++) {
 		_Atomic int *st = &sh->tokens[pool.id[i]].state;
-		int made = T_MADE;
+		int made = T_MADE, sending = T_SENDING;
 
 		atomic_compare_exchange_strong(st, &made, T_CANCELLED);
+		atomic_compare_exchange_strong(st, &sending, T_UNSURE);
 		close(pool.rfd[i]);
 	}
 	pool.n = pool.used = 0;
