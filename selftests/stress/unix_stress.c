@@ -122,12 +122,21 @@ static const char *const counter_name[NR_COUNTERS] = {
  * kernel queued the message), so whether it went is known only from what
  * comes out: counted as sent once it is received or truncated.
  */
+/*
+ * A truncated token's fd is closed by the kernel inside recvmsg(), before the
+ * receiver counts the truncation: its creator may see the pipe orphaned and
+ * give its verdict first.  Both sides settle the balance on one word, so the
+ * token is counted once, whichever comes first.
+ */
+enum token_outcome { O_NONE, O_TRUNCATED, O_RELEASED, O_UNSURE_GONE };
+
 enum token_state { T_FREE, T_MADE, T_SENDING, T_SENT, T_UNSURE, T_CANCELLED, T_DONE };
 
 struct token {
 	_Atomic int state;
 	_Atomic int received;	/* recvmsg() gave it and its number was there */
 	_Atomic int truncated;	/* its datagram came out with MSG_CTRUNC */
+	_Atomic int outcome;	/* what the balance counted: enum token_outcome */
 	int canary;		/* sits in a cycle that no one can reach */
 	int origin;		/* the op that made it, for reports */
 	int where;		/* how it was queued, for reports */
@@ -324,6 +333,26 @@ static void token_received(uint32_t id, int fd)
  */
 static int drain_one(int fd, int room, bool peek, int depth);
 
+static void token_truncated(struct token *t)
+{
+	int o = O_NONE;
+
+	atomic_fetch_add(&t->truncated, 1);
+	atomic_fetch_add(&sh->tok_truncated, 1);
+	if (atomic_compare_exchange_strong(&t->outcome, &o, O_TRUNCATED))
+		return;
+	/* The verdict came first and took it for released, or never sent. */
+	if (o == O_RELEASED &&
+	    atomic_compare_exchange_strong(&t->outcome, &o, O_TRUNCATED)) {
+		atomic_fetch_sub(&sh->tok_released, 1);
+		if (t->canary)
+			atomic_fetch_sub(&sh->canaries_collected, 1);
+	} else if (o == O_UNSURE_GONE &&
+		   atomic_compare_exchange_strong(&t->outcome, &o, O_TRUNCATED)) {
+		atomic_fetch_add(&sh->tok_sent, 1);
+	}
+}
+
 static void drain_all(int fd, int depth)
 {
 	int i;
@@ -399,8 +428,7 @@ static int drain_one(int fd, int room, bool peek, int depth)
 		if (i < nfds) {
 			token_received(pl.tok[i], fds[i]);
 		} else if (pl.tok[i] < MAX_TOKENS) {
-			atomic_fetch_add(&sh->tokens[pl.tok[i]].truncated, 1);
-			atomic_fetch_add(&sh->tok_truncated, 1);
+			token_truncated(&sh->tokens[pl.tok[i]]);
 		}
 	}
 	for (i = 0; i < nfds; i++) {
@@ -434,12 +462,19 @@ static void token_verdict(unsigned int id)
 		violation("token %u: received %d times, truncated %d times", id, r, tr);
 	if (atomic_load(&t->state) == T_UNSURE) {
 		/* Sent if it came out; if not, it never went or was released. */
-		if (r || tr)
+		int o = O_NONE;
+
+		if (r || !atomic_compare_exchange_strong(&t->outcome, &o, O_UNSURE_GONE))
 			atomic_fetch_add(&sh->tok_sent, 1);
-	} else if (!r && !tr) {
-		atomic_fetch_add(&sh->tok_released, 1);
-		if (t->canary)
-			atomic_fetch_add(&sh->canaries_collected, 1);
+	} else if (!r) {
+		int o = O_NONE;
+
+		/* Released, unless a truncation counted it (now or later). */
+		if (atomic_compare_exchange_strong(&t->outcome, &o, O_RELEASED)) {
+			atomic_fetch_add(&sh->tok_released, 1);
+			if (t->canary)
+				atomic_fetch_add(&sh->canaries_collected, 1);
+		}
 	}
 	atomic_store(&t->state, T_DONE);
 }
