@@ -59,8 +59,6 @@ want=${PUDS_MANPAGES_VERSION:-$base_ver}
 if [ -s "$(deb_of "$want")" ]; then
 	ver=$want
 else
-	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] ||
-		die "/usr/share/keyrings/debian-archive-keyring.gpg is missing: install debian-archive-keyring"
 	sid_apt_setup "$cache/apt"
 	sid_update
 	ver=$(sid_version "$pkg")
@@ -71,11 +69,7 @@ else
 	[ "$ver" = "$base_ver" ] ||
 		say "note: the patch is based on $pkg $base_ver; Debian sid has $ver and $base_ver is not cached: checking against $ver"
 	say "downloading $pkg $ver from $sid_mirror (sid, about 1.4 MB)"
-	mkdir -p "$cache/$pkg/dl"
-	(cd "$cache/$pkg/dl" && apt-get "${apt_opts[@]}" -qq download "$pkg=$ver") ||
-		die "apt-get download $pkg=$ver failed"
-	mv "$cache/$pkg/dl/"*.deb "$(deb_of "$ver")"
-	rmdir "$cache/$pkg/dl"
+	sid_download "$pkg" "$ver" "$(deb_of "$ver")"
 fi
 upstream=${ver%%-*}
 upstream=${upstream%%+*}

@@ -67,11 +67,7 @@ fetch_deb() {
 	deb=$dir/${pkg}_${ver}_all.deb
 	if [ ! -s "$deb" ]; then
 		say "downloading $pkg $ver from $sid_mirror (sid, about 165 MB)"
-		mkdir -p "$dir/dl"
-		(cd "$dir/dl" && apt-get "${apt_opts[@]}" -qq download "$pkg=$ver") ||
-			die "apt-get download $pkg=$ver failed"
-		mv "$dir/dl/"*.deb "$deb"
-		rmdir "$dir/dl"
+		sid_download "$pkg" "$ver" "$deb"
 	fi
 	tarball=$dir/usr/src/$pkg.tar.xz
 	if [ ! -s "$tarball" ]; then
@@ -110,8 +106,6 @@ cmd_find() {
 	for t in apt-get apt-cache dpkg-deb xz; do
 		command -v "$t" >/dev/null || die "$t is missing (make deps)"
 	done
-	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] ||
-		die "/usr/share/keyrings/debian-archive-keyring.gpg is missing: install debian-archive-keyring (make deps)"
 	sid_apt_setup "$cache/apt"
 	local want=${PUDS_KERNEL_SOURCE_VERSION:-} have newest newest_ver
 	if [ -n "$want" ] && [ -s "$cache/$pkg/$want/${pkg}_${want}_all.deb" ]; then

@@ -10,6 +10,8 @@
 #   sid_update          sid's lists (DIR/lists), fetched again when older than
 #                       PUDS_SID_REFRESH seconds (default 3600)
 #   sid_version PKG     sid's version of PKG, or nothing
+#   sid_download PKG VER DEB
+#                       PKG at VER from sid, stored as the file DEB
 #
 # Environment:
 #   PUDS_DEBIAN_MIRROR  the mirror (default: the one the system's apt sources name)
@@ -62,12 +64,13 @@ system_mirror() {
 # The private apt configuration: every path under DIR, the system's update
 # hooks (PackageKit, appstream, docker-clean) cleared.
 sid_apt_setup() {
-	local mirror
+	local mirror keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	[ -f "$keyring" ] || die "$keyring is missing: install debian-archive-keyring (make deps)"
 	sid_apt=$1
 	mirror=${PUDS_DEBIAN_MIRROR:-$(system_mirror)}
 	[ -n "$mirror" ] || die "no Debian mirror in the system's apt sources: set PUDS_DEBIAN_MIRROR"
 	mkdir -p "$sid_apt/lists/partial" "$sid_apt/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror sid main" \
+	echo "deb [signed-by=$keyring] $mirror sid main" \
 		>"$sid_apt/sources.list"
 	printf '#clear APT::Update::Post-Invoke-Success;\n#clear APT::Update::Post-Invoke;\n' \
 		>"$sid_apt/hooks.conf"
@@ -105,3 +108,13 @@ sid_update() {
 }
 
 sid_version() { { apt-cache "${apt_opts[@]}" show --no-all-versions "$1" 2>/dev/null || true; } | sed -n 's/^Version: //p' | head -1; }
+
+sid_download() {
+	local dl
+	dl=$(dirname "$3")/dl
+	mkdir -p "$dl"
+	(cd "$dl" && apt-get "${apt_opts[@]}" -qq download "$1=$2") ||
+		die "apt-get download $1=$2 failed"
+	mv "$dl/"*.deb "$3"
+	rmdir "$dl"
+}
