@@ -19,7 +19,7 @@ if_unstamped=keep
 if [ ! -f "$obj/.puds-base" ] && [ -f "$obj/include/config/kernel.release" ]; then
 	# Built before .puds-base existed: its release names the version.
 	case $(cat "$obj/include/config/kernel.release") in
-	"$(make -s -C "$src" kernelversion)"*) ;;
+	"$(make -s --no-print-directory -C "$src" kernelversion)"*) ;;
 	*) if_unstamped=stale ;;
 	esac
 fi

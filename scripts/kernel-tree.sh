@@ -70,7 +70,7 @@ unpack() {
 	git -C "$tmp" config user.email "devel@puds.example.org"
 	git -C "$tmp" config core.looseCompression 1
 	git -C "$tmp" config gc.auto 0
-	ver=$(make -s -C "$tmp" kernelversion)
+	ver=$(make -s --no-print-directory -C "$tmp" kernelversion)
 	# Debian's .gitignore ignores every top-level path (its packaging repo
 	# holds no source): drop that block, so that new files of the series
 	# can be added as in an upstream tree.
@@ -199,7 +199,7 @@ cmd_export() {
 	fi
 	set_base package "$(cat "$tree/.git/puds-source-package" 2>/dev/null || echo linux-source-6.12)"
 	set_base package_version "$(cat "$tree/.git/puds-source-version")"
-	set_base upstream_version "$(make -s -C "$tree" kernelversion)"
+	set_base upstream_version "$(make -s --no-print-directory -C "$tree" kernelversion)"
 	write_stamp
 	say "exported $n patch(es) to ${patches#$top/}/"
 }
