@@ -3,15 +3,17 @@
 # guest-exit helper and the statically linked test programs, packed by the
 # kernel's own usr/gen_init_cpio from a list (device nodes need no mknod).
 #
-#   mkinitramfs.sh OUT.cpio TESTDIR
+#   mkinitramfs.sh TREE TESTDIR OUT.cpio
 #
+# TREE is the kernel source (its usr/gen_init_cpio.c packs the archive).
 # TESTDIR holds the test programs (any depth) and "list", one line per
 # program: "<path relative to TESTDIR> <timeout seconds>".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=$1 testdir=$2
-tools=$top/build/tools
-busybox=${BUSYBOX:-/bin/busybox}
+[ $# -eq 3 ] || { echo "usage: mkinitramfs.sh TREE TESTDIR OUT.cpio" >&2; exit 2; }
+tree=$1 testdir=$2 out=$3
+tools=$(dirname "$out")/.tools
+busybox=/bin/busybox
 
 mkdir -p "$tools"
 [ -x "$busybox" ] && "$busybox" --list-full >/dev/null 2>&1 ||
@@ -19,7 +21,7 @@ mkdir -p "$tools"
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' ||
 	{ echo "mkinitramfs: $busybox is not statically linked (install busybox-static)" >&2; exit 1; }
 
-src=$top/build/linux/usr/gen_init_cpio.c
+src=$tree/usr/gen_init_cpio.c
 [ "$tools/gen_init_cpio" -nt "$src" ] || cc -O2 -o "$tools/gen_init_cpio" "$src"
 [ "$tools/guest-exit" -nt "$top/qemu/guest-exit.c" ] ||
 	cc -O2 -static -Wall -o "$tools/guest-exit" "$top/qemu/guest-exit.c"

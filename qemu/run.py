@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Boot the puds test kernel in QEMU, stream its console, judge the run.
+"""Boot the puds test kernel in QEMU, collect its two serial ports, judge the run.
 
 The guest's init (qemu/init) runs the test programs and frames their output
-with PUDS-TEST-BEGIN/END markers, prints PUDS-GUEST-DONE and writes 0 to the
-isa-debug-exit port, which ends QEMU with status 1.  A panic with panic=-1
-and -no-reboot ends QEMU with status 0, like a plain reboot: that is why the
-run only counts as finished with both the sentinel line and status 1.
+on the second serial port (ttyS1, the test channel; qemu/harness.py defines
+the framing); the first (ttyS0) is the kernel's console.  init then writes 0
+to the isa-debug-exit port, which ends QEMU with status 1.  A panic with
+panic=-1 and -no-reboot ends QEMU with status 0, like a plain reboot: that
+is why the run only counts as finished with both the DONE line and status 1.
 
 The verdict (exit status 0 only if every check holds):
   - every test program ran to its END marker and its cases passed;
   - the guest reached PUDS-GUEST-DONE and left through isa-debug-exit;
   - the console shows no kernel splat (BUG, WARNING, Oops, KASAN, lockdep...);
   - the whole run ended before --timeout.
-Counts go to --results as JSON for scripts/summary.py.
+With --out DIR it stores the console (console.log), the test channel
+(tests.log), each program's output and the verdict (harness.store_run);
+--results writes the step's counts for the closing line of make check.
 """
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -24,41 +26,9 @@ import threading
 import time
 from dataclasses import dataclass, field, asdict
 
-# A kernel message: "[   12.345678] ..." (CONFIG_PRINTK_TIME), possibly in
-# the middle of a line that a test program was writing at the same time.
-KMSG = r"\[\s*\d+\.\d{6}\]\s"
-SPLAT_PATTERNS = [
-    r"BUG:", r"WARNING:", r"Oops", r"Kernel panic", r"kernel BUG at",
-    r"general protection fault", r"KASAN:", r"UBSAN:", r"KFENCE:",
-    r"Call Trace:", r"unreferenced object", r"kmemleak:.*leak",
-    r"possible circular locking dependency", r"possible recursive locking",
-    r"inconsistent lock state", r"suspicious RCU usage",
-    r"INFO: task .* blocked for more than", r"soft lockup", r"hard LOCKUP",
-    r"rcu: INFO: .* stall", r"refcount_t:", r"list_(add|del) corruption",
-    r"ODEBUG:", r"DEBUG_LOCKS_WARN_ON", r"Unable to handle kernel",
-]
-SPLAT_RE = re.compile(KMSG + r".*?(" + "|".join(SPLAT_PATTERNS) + ")")
-TOTALS_RE = re.compile(
-    r"^# Totals: pass:(\d+) fail:(\d+) xfail:(\d+) xpass:(\d+) skip:(\d+) error:(\d+)")
-TAP_RE = re.compile(r"^(not ok|ok) \d+ (.*?)(?:\s+#\s*(SKIP|TODO)\b.*)?$", re.I)
-BEGIN_RE = re.compile(r"PUDS-TEST-BEGIN (\S+)")
-END_RE = re.compile(r"PUDS-TEST-END (\S+) rc=(\d+)")
-DONE_RE = re.compile(r"PUDS-GUEST-DONE tests=(\d+)")
+import harness
 
 GUEST_FINISHED = 1  # QEMU status after guest-exit 0: (0 << 1) | 1
-
-
-@dataclass
-class Program:
-    name: str
-    rc: int | None = None
-    passed: int = 0
-    failed: int = 0
-    skipped: int = 0
-    failures: list = field(default_factory=list)
-    skips: list = field(default_factory=list)
-    totals: bool = False
-    lines: int = 0
 
 
 @dataclass
@@ -71,98 +41,29 @@ class Verdict:
     programs: list = field(default_factory=list)
     splats: list = field(default_factory=list)
     done: bool = False
+    kernel: str = ""
+    cmdline: str = ""
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
 
 
-def _judge_program(p: Program) -> None:
-    """Turn a program's collected TAP results and exit status into counts."""
-    if p.rc is None:
-        p.failed += 1
-        p.failures.append(f"{p.name}: did not finish (no END marker: guest died or hung)")
-        return
-    if p.rc == 137:
-        p.failed += 1
-        p.failures.append(f"{p.name}: killed by its timeout")
-    elif p.rc != 0 and p.failed == 0:
-        # A failing exit status with no failing case is still a failure: a
-        # crash after the last case, or a setup error before the first one.
-        p.failed += 1
-        p.failures.append(f"{p.name}: exit status {p.rc} with no failing case reported")
-    if p.passed + p.failed + p.skipped == 0:
-        # Not a TAP producer: its exit status is its one result.
-        p.passed = 1
-
-
-def parse_console(text: str) -> Verdict:
-    v = Verdict()
-    cur: Program | None = None
-    for raw in text.splitlines():
-        line = raw.rstrip("\r")
-        m = SPLAT_RE.search(line)
-        if m:
-            v.splats.append(line.strip())
-        m = BEGIN_RE.search(line)
-        if m:
-            if cur is not None:
-                _judge_program(cur)
-                v.programs.append(cur)
-            cur = Program(m.group(1))
-            continue
-        m = END_RE.search(line)
-        if m and cur is not None and m.group(1) == cur.name:
-            cur.rc = int(m.group(2))
-            _judge_program(cur)
-            v.programs.append(cur)
-            cur = None
-            continue
-        m = DONE_RE.search(line)
-        if m:
-            v.done = True
-            continue
-        if cur is None:
-            continue
-        cur.lines += 1
-        m = TOTALS_RE.match(line)
-        if m:
-            p, f, xf, xp, s, e = map(int, m.groups())
-            # The Totals line is authoritative over the per-case lines.
-            cur.passed, cur.failed, cur.skipped = p + xf, f + xp + e, s
-            cur.totals = True
-            continue
-        m = TAP_RE.match(line)
-        if m and not cur.totals:
-            status, desc, directive = m.group(1).lower(), m.group(2).strip(), m.group(3)
-            if directive and directive.upper() == "SKIP":
-                cur.skipped += 1
-                cur.skips.append(f"{cur.name}: {desc}")
-            elif status == "ok":
-                cur.passed += 1
-            else:
-                cur.failed += 1
-                cur.failures.append(f"{cur.name}: {desc}")
-        elif m and m.group(1).lower() == "not ok":
-            cur.failures.append(f"{cur.name}: {m.group(2).strip()}")
-        elif m and m.group(3) and m.group(3).upper() == "SKIP":
-            cur.skips.append(f"{cur.name}: {m.group(2).strip()}")
-    if cur is not None:
-        _judge_program(cur)
-        v.programs.append(cur)
+def judge_run(console: str, channel: str, qemu_status: int | None, timed_out: bool,
+              timeout: float, expected_programs: list[str] | None,
+              allowed_skips: set[str] = frozenset()) -> Verdict:
+    """The whole run's verdict: the programs' counts, then the run's own
+    checks (boot, exit path, splats, timeout, programs that never ran, skips)."""
+    ch = harness.parse_channel(channel)
+    v = Verdict(programs=ch.programs, done=ch.done, kernel=ch.kernel, cmdline=ch.cmdline,
+                splats=harness.find_splats(console))
     for p in v.programs:
         v.passed += p.passed
         v.failed += p.failed
         v.skipped += p.skipped
         v.failures += p.failures
         v.skips += p.skips
-    return v
 
-
-def judge_run(v: Verdict, qemu_status: int | None, timed_out: bool,
-              timeout: float, expected_programs: list[str] | None,
-              allowed_skips: set[str] = frozenset()) -> Verdict:
-    """Add the whole-run checks (boot, exit path, splats, timeout, skips)."""
     def fail(msg):
         v.failed += 1
         v.failures.append(msg)
@@ -181,7 +82,7 @@ def judge_run(v: Verdict, qemu_status: int | None, timed_out: bool,
         fail("guest: kernel panic")
     elif qemu_status != GUEST_FINISHED or not v.done:
         fail(f"guest: did not finish through isa-debug-exit (QEMU status {qemu_status}, "
-             f"sentinel {'seen' if v.done else 'missing'})")
+             f"DONE line {'seen' if v.done else 'missing'})")
     if v.splats:
         fail(f"guest: {len(v.splats)} kernel splat line(s) on the console, first: {v.splats[0]}")
     if expected_programs is not None:
@@ -192,29 +93,61 @@ def judge_run(v: Verdict, qemu_status: int | None, timed_out: bool,
     return v
 
 
-def qemu_command(a) -> list[str]:
+def qemu_command(a, channel_path) -> list[str]:
     accel = ["-accel", "kvm", "-cpu", "host"] if a.kvm else ["-accel", "tcg", "-cpu", "max"]
     if a.icount:
         # Guest time advances by instructions executed (1 ns each): timings
         # inside the guest count instructions, free of the host's noise.
         accel += ["-icount", "shift=0,sleep=off"]
-    append = f"console=ttyS0 panic=-1 oops=panic loglevel=6 {a.append}".strip()
+    append = f"console=ttyS0 panic=-1 oops=panic loglevel=6 {guest_append(a)}".strip()
+    # ttyS0: the kernel's console; ttyS1: the test channel (a file).
+    channel = ["-serial", f"file:{channel_path}" if channel_path else "null"]
     return [a.qemu, "-M", "pc", *accel, "-smp", str(a.smp), "-m", a.memory,
             "-nodefaults", "-display", "none", "-no-reboot", "-net", "none",
-            "-serial", "mon:stdio" if a.interactive else "stdio",
+            "-serial", "mon:stdio" if a.interactive else "stdio", *channel,
             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
             "-kernel", a.kernel, "-initrd", a.initrd, "-append", append]
 
 
-def run_qemu(cmd, log_path, timeout, quiet, progress=None) -> tuple[str, int | None, bool]:
+def guest_append(a) -> str:
+    return " ".join(x for x in (f"puds.only={a.only}" if a.only else "", a.append) if x)
+
+
+class Tail(threading.Thread):
+    """Follows the test channel's file while QEMU writes it, echoing lines."""
+
+    def __init__(self, path, echo):
+        super().__init__(daemon=True)
+        self.path, self.echo, self.stop = path, echo, threading.Event()
+
+    def run(self):
+        pending = b""
+        with open(self.path, "rb") as f:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        self.echo(line.decode("utf-8", "replace").rstrip("\r") + "\n")
+                elif self.stop.is_set():
+                    break
+                else:
+                    time.sleep(0.1)
+
+
+def run_qemu(cmd, console_path, channel_path, timeout, echo_console, echo_channel):
+    """Run QEMU; returns (console, channel, QEMU status or None, timed out)."""
     out = []
+    if channel_path:
+        open(channel_path, "wb").close()
     try:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
     except OSError as e:
         print(f"run.py: cannot start {cmd[0]}: {e.strerror}", file=sys.stderr)
-        return "", None, False
-    log = open(log_path, "w", encoding="utf-8", errors="replace") if log_path else None
+        return "", "", None, False
+    log = open(console_path, "w", encoding="utf-8", errors="replace") if console_path else None
 
     def pump():
         for chunk in iter(proc.stdout.readline, b""):
@@ -223,12 +156,13 @@ def run_qemu(cmd, log_path, timeout, quiet, progress=None) -> tuple[str, int | N
             if log:
                 log.write(s)
                 log.flush()
-            if not quiet or (progress and progress.search(s)):
-                sys.stdout.write(s)
-                sys.stdout.flush()
+            echo_console(s)
 
     t = threading.Thread(target=pump, daemon=True)
     t.start()
+    tail = Tail(channel_path, echo_channel) if channel_path else None
+    if tail:
+        tail.start()
     timed_out = False
     try:
         proc.wait(timeout=timeout)
@@ -237,9 +171,27 @@ def run_qemu(cmd, log_path, timeout, quiet, progress=None) -> tuple[str, int | N
         proc.kill()
         proc.wait()
     t.join(5)
+    if tail:
+        tail.stop.set()
+        tail.join(5)
     if log:
         log.close()
-    return "".join(out), (None if timed_out else proc.returncode), timed_out
+    channel = ""
+    if channel_path:
+        with open(channel_path, encoding="utf-8", errors="replace") as f:
+            channel = f.read()
+    return "".join(out), channel, (None if timed_out else proc.returncode), timed_out
+
+
+def read_list(path, only):
+    """The program names of a test list ("<name> <timeout>" lines)."""
+    names = []
+    with open(path) as f:
+        for line in f:
+            name = line.split("#", 1)[0].split()
+            if name and (only is None or name[0] in only):
+                names.append(name[0])
+    return names
 
 
 def main() -> int:
@@ -247,9 +199,11 @@ def main() -> int:
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--append", default="", help="extra kernel command line")
+    ap.add_argument("--only", default="", metavar="A,B",
+                    help="run only these programs of the list (puds.only= for qemu/init)")
     ap.add_argument("--timeout", type=float, default=1200, help="whole run, seconds")
-    ap.add_argument("--log", help="write the console here")
-    ap.add_argument("--results", help="write the verdict here as JSON")
+    ap.add_argument("--out", help="store console.log, tests.log, programs/*.out and run.json here")
+    ap.add_argument("--results", help="write the step's counts here (make check's closing line)")
     ap.add_argument("--suite", default="guest", help="name in the results")
     ap.add_argument("--expect-list", help="test list: every program in it must run")
     ap.add_argument("--allowed-skips", help="file of '<program>: <case>  # reason' lines")
@@ -261,7 +215,7 @@ def main() -> int:
     ap.add_argument("--icount", action="store_true",
                     help="TCG with -icount shift=0: guest clocks count instructions")
     ap.add_argument("--progress", metavar="REGEX",
-                    help="with --quiet, still echo the console lines that match")
+                    help="with --quiet, still echo the test channel lines that match")
     ap.add_argument("--interactive", action="store_true",
                     help="console on this terminal (Ctrl-A X quits), no verdict")
     a = ap.parse_args()
@@ -269,31 +223,43 @@ def main() -> int:
     if a.kvm and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("run.py: --kvm asked for, but /dev/kvm is not usable", file=sys.stderr)
         return 2
-    cmd = qemu_command(a)
     if a.interactive:
-        return subprocess.call(cmd)
+        return subprocess.call(qemu_command(a, None))
 
-    expected = None
-    if a.expect_list:
-        expected = []
-        only = re.search(r"puds\.only=(\S*)", a.append)
-        allowed = set(only.group(1).split(",")) if only else None
-        with open(a.expect_list) as f:
-            for line in f:
-                name = line.split("#", 1)[0].split()
-                if name and (allowed is None or name[0] in allowed):
-                    expected.append(name[0])
-
+    only = set(a.only.split(",")) if a.only else None
+    expected = read_list(a.expect_list, only) if a.expect_list else None
     allowed_skips = set()
     if a.allowed_skips:
         with open(a.allowed_skips) as f:
             allowed_skips = {l.split("#", 1)[0].strip() for l in f} - {""}
 
+    out = a.out
+    tmp = None
+    if not out:
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        out = tmp.name
+    os.makedirs(out, exist_ok=True)
+    console_path = os.path.join(out, "console.log")
+    channel_path = os.path.join(out, "tests.log")
+    progress = re.compile(a.progress) if a.progress else None
+
+    def echo_console(s):
+        if not a.quiet:
+            sys.stdout.write(s)
+            sys.stdout.flush()
+
+    def echo_channel(s):
+        if not a.quiet or (progress and progress.search(s)):
+            sys.stdout.write(s)
+            sys.stdout.flush()
+
     start = time.monotonic()
-    text, status, timed_out = run_qemu(cmd, a.log, a.timeout, a.quiet,
-                                       re.compile(a.progress) if a.progress else None)
+    console, channel, status, timed_out = run_qemu(
+        qemu_command(a, channel_path), console_path, channel_path, a.timeout,
+        echo_console, echo_channel)
     elapsed = time.monotonic() - start
-    v = judge_run(parse_console(text), status, timed_out, a.timeout, expected, allowed_skips)
+    v = judge_run(console, channel, status, timed_out, a.timeout, expected, allowed_skips)
 
     print(f"\n== {a.suite}: {v.passed} passed, {v.failed} failed, {v.skipped} skipped "
           f"in {elapsed:.1f} s (QEMU status {status})")
@@ -301,14 +267,16 @@ def main() -> int:
         print(f"   FAIL {f}")
     for s in v.skips:
         print(f"   SKIP {s}")
-    if a.results:
-        os.makedirs(os.path.dirname(os.path.abspath(a.results)), exist_ok=True)
-        with open(a.results, "w") as f:
-            json.dump({"suite": a.suite, "passed": v.passed, "failed": v.failed,
-                       "skipped": v.skipped, "failures": v.failures, "skips": v.skips,
-                       "splats": v.splats,
-                       "seconds": round(elapsed, 1), "qemu_status": status,
-                       "programs": [asdict(p) for p in v.programs]}, f, indent=1)
+    verdict = {"suite": a.suite, "passed": v.passed, "failed": v.failed,
+               "skipped": v.skipped, "failures": v.failures, "skips": v.skips,
+               "splats": v.splats, "seconds": round(elapsed, 1), "qemu_status": status,
+               "kernel": v.kernel, "cmdline": v.cmdline,
+               "programs": [asdict(p) for p in v.programs]}
+    harness.store_run(out, verdict)
+    harness.write_result(a.results, a.suite, v.passed, v.failures, v.skips,
+                         failed=v.failed, skipped=v.skipped)
+    if tmp:
+        tmp.cleanup()
     return 0 if v.ok else 1
 
 

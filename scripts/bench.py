@@ -21,28 +21,28 @@ the series' code.  slab_nomerge shows the series' own cost.
 """
 import argparse
 import os
-import re
 import subprocess
 import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(HERE, "..", "qemu", "run.py")
-LINE = re.compile(r"^(?:BENCH|MEM) (\S+) (-?\d+)", re.M)
+sys.path.insert(0, os.path.join(HERE, "..", "qemu"))
+import harness  # noqa: E402  (qemu/harness.py: the stored run)
 
 
 def boot(kernel, initrd, timeout, append=""):
     """One guest run under -icount: every timing inside counts instructions."""
     with tempfile.TemporaryDirectory() as d:
-        log = os.path.join(d, "console.log")
         p = subprocess.run([sys.executable, RUN, "--kernel", kernel, "--initrd", initrd,
-                            "--timeout", str(timeout), "--quiet", "--icount", "--log", log,
+                            "--timeout", str(timeout), "--quiet", "--icount", "--out", d,
                             "--append", append],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        text = open(log).read()
-    if p.returncode != 0:
-        sys.exit(f"bench: the guest run failed:\n{p.stdout}\n{text[-3000:]}")
-    return {k: int(v) for k, v in LINE.findall(text)}
+        run = harness.load_run(d)
+        if p.returncode != 0:
+            sys.exit(f"bench: the guest run failed:\n{p.stdout}\n{run.console()[-3000:]}")
+        # Each program prints its figures as "# bench: <name> <integer>".
+        return harness.keyed([line for name in run.names for line in run.output(name)], "bench")
 
 
 MODES = [("", "default boot"),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one build rule of every guest program: builds what a suites file
 # (selftests/guest-suites, debug-suites, eval-suites, bench-suites,
-# bench-adopt-suites) names, statically linked against the patched tree's
-# own exported headers (Debian 12's linux-libc-dev is 6.1), and writes
-# OUT/list for the guest's init ("<name>/<program> <timeout>" lines).
-#   build-guest-tests.sh OUT SUITES
+# bench-adopt-suites) names, statically linked against the headers the
+# kernel object tree KOBJ exports from TREE (Debian 12's linux-libc-dev is
+# 6.1), and writes OUT/list for the guest's init ("<name>/<program>
+# <timeout>" lines).  Intermediate files stay under OUT/.work.
+#   build-guest-tests.sh TREE KOBJ OUT SUITES
 #
 # A suites line is "<source> <guest name> <timeout per program (s)> [with=DIR,...]":
 #   <kselftest dir>     e.g. net/af_unix: built and installed by kselftest's
@@ -22,10 +23,9 @@
 set -euo pipefail
 shopt -s nullglob
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=$1
-suites=$2
-tree=$top/build/linux
-kobj=${KOBJ:-$top/build/kbuild}
+[ $# -eq 4 ] || { echo "usage: build-guest-tests.sh TREE KOBJ OUT SUITES" >&2; exit 2; }
+tree=$1 kobj=$2 out=$3 suites=$4
+work=$out/.work
 hdr=$kobj/usr/include
 lib=$top/selftests/lib
 mkdir -p "$out"
@@ -72,7 +72,7 @@ build_repo() {
 	if [ ${#bpf[@]} -gt 0 ]; then
 		# Each BPF object becomes a skeleton header (typed access to its
 		# programs and maps, the object's bytes inside).
-		gen=$out/.gen/$name
+		gen=$work/gen/$name
 		mkdir -p "$gen"
 		inc+=(-I"$gen")
 		link=(-lbpf -lelf -lz -lzstd)
@@ -101,7 +101,7 @@ build_repo() {
 
 # kselftest dirs: kselftest's own install, into a staging folder beside OUT.
 build_kselftest() {
-	local name=$1 timeout=$2 dir=$3 stage=$out.kselftest/$name entry p
+	local name=$1 timeout=$2 dir=$3 stage=$work/kselftest/$name entry p
 	[ -d "$tree/tools/testing/selftests/$dir" ] ||
 		{ echo "build-guest-tests: no $tree/tools/testing/selftests/$dir" >&2; exit 1; }
 	# LDFLAGS from the environment, so that the suite's own "+=" still applies.
@@ -118,7 +118,7 @@ build_kselftest() {
 
 # cmake: guest programs of a CMake project of this repository.
 build_cmake() {
-	local name=$1 timeout=$2 proj=$top/$3 bdir=$top/build/$3-guest c p
+	local name=$1 timeout=$2 proj=$top/$3 bdir=$work/cmake/$3 c p
 	cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF -DPUDS_SELFTEST_LIB="$lib" \
 		-DCMAKE_BUILD_TYPE=Release >/dev/null
 	[ -x "$proj/tests/guest/extra.sh" ] &&

@@ -2,11 +2,10 @@
 # Build every commit of the series on its own (bisectability) with
 # scripts/build-at.sh: for each commit, the kernel image and the af_unix
 # selftests.  ccache makes the repeated compiles cheap.
-#   check-series.sh TREE CONFIG
+#   check-series.sh TREE CONFIG WORK   (WORK: the worktree and object tree it builds in)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-tree=$1 config=$2
-work=$top/build/series-check
+tree=$1 config=$2 work=$3
 mkdir -p "$work/selftests"
 fail=0
 for c in $(git -C "$tree" rev-list --reverse puds-base..HEAD); do

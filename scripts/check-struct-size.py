@@ -12,6 +12,7 @@ of the one field the series adds are read from the generated assembly,
 the way asm-offsets does it.
 """
 import argparse
+import os
 import pathlib
 import re
 import shlex
@@ -19,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 
-import results
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "qemu"))
+import harness  # noqa: E402  (qemu/harness.py: the results format)
 
 PROBE = r"""
 #include <net/af_unix.h>
@@ -103,5 +105,5 @@ else:
     else:
         fail(f"peer_wq moves from {base['peer_wq']} to {patched['peer_wq']}")
 
-results.write(a.results, "struct-size", passed, failures)
+harness.write_result(a.results, "struct-size", passed, failures)
 sys.exit(1 if failures else 0)

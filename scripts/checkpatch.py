@@ -15,7 +15,8 @@ import re
 import subprocess
 import sys
 
-import results
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "qemu"))
+import harness  # noqa: E402  (qemu/harness.py: the results format)
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--tree", required=True)
@@ -61,5 +62,5 @@ if a.man_pages:
         print(f"not ok - man-pages: the unix(7) patch\n{r.stdout}")
 print(f"checkpatch: {passed} clean, {len(failures)} not clean, of {len(patches)} patch(es)"
       + (" and the man-pages patch" if a.man_pages else ""))
-results.write(a.results, "checkpatch", passed, failures)
+harness.write_result(a.results, "checkpatch", passed, failures)
 sys.exit(1 if failures else 0)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""make eval's report: read the PUDS-EVAL lines of the guest's console and
-write build/eval/report.md (the table, the expectations checked against the
+"""make eval's report: read the PUDS-EVAL lines of the eval program's output
+(the run qemu/run.py stored; qemu/harness.py) and write build/eval/report.md (the table, the expectations checked against the
 numbers, a reading of them, the exact kernel and parameters) and one SVG plot
-per scenario; print the table.  Every number comes from the console of this
-run; nothing is typed in.
+per scenario; print the table.  Every number comes from this run; nothing
+is typed in.
 
 Exit status: 0 when every run went as planned (whether or not the numbers
 meet the expectations, which the report discusses), 1 otherwise.
@@ -16,6 +16,11 @@ import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "qemu"))
+import harness  # noqa: E402  (qemu/harness.py: the stored run)
+
+EVAL = "eval/eval"
 
 OUTCOMES = ["completed", "refused", "reset", "timeout", "error"]
 COLORS = {"completed": "#2a9d3f", "refused": "#d62728", "reset": "#ff7f0e",
@@ -50,14 +55,10 @@ def fmt_ms(v):
     return f"{v:.0f}" if round(v) else "0"       # never "-0"
 
 
-def load(console):
-    runs = []
-    with open(console, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            i = line.find("PUDS-EVAL ")
-            if i >= 0:
-                runs.append(json.loads(line[i + len("PUDS-EVAL "):]))
-    return runs
+def load(run):
+    """The eval program's results: one "PUDS-EVAL <json>" line per run."""
+    return [json.loads(line[len("PUDS-EVAL "):]) for line in run.output(EVAL)
+            if line.startswith("PUDS-EVAL ")]
 
 
 # --- expectations ------------------------------------------------------------
@@ -239,15 +240,16 @@ def git(tree, *args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--console", required=True)
+    ap.add_argument("--run", required=True, help="the run qemu/run.py stored (--out)")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--tree", default="build/linux")
-    ap.add_argument("--kobj", default="build/kbuild")
+    ap.add_argument("--tree", required=True)
+    ap.add_argument("--kobj", required=True)
     a = ap.parse_args()
 
-    runs = load(a.console)
+    stored = harness.load_run(a.run)
+    runs = load(stored)
     if not runs:
-        sys.exit(f"eval_report: no PUDS-EVAL line in {a.console}: the guest did not run eval")
+        sys.exit(f"eval_report: no PUDS-EVAL line in {a.run}: the guest did not run {EVAL}")
     os.makedirs(a.out, exist_ok=True)
     scenarios = []
     for r in runs:
@@ -265,13 +267,12 @@ def main():
         release = open(os.path.join(a.kobj, "include/config/kernel.release")).read().strip()
     except OSError:
         pass
-    console = open(a.console, encoding="utf-8", errors="replace").read()
-    cmdline = re.search(r"Kernel command line: (.*)", console)
+    cmdline = stored.verdict.get("cmdline") or "?"
 
     md = [f"# make eval: restarting a server without losing connections",
           "",
           f"Generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} by "
-          f"`make eval` from `{os.path.relpath(a.console)}`; every number below comes from "
+          f"`make eval` from `{os.path.relpath(a.run)}`; every number below comes from "
           f"that run.",
           "",
           "## What ran",
@@ -281,7 +282,7 @@ def main():
           f"{git(a.tree, 'rev-list', '--count', 'puds-base..HEAD')} patches on tag `puds-base`), "
           f"config: tinyconfig + `qemu/guest.config` (`{os.path.relpath(os.path.join(a.kobj, '.config'))}`, "
           f"sha256 `{config_hash(a.kobj)}`); QEMU TCG (no KVM), 2 vCPUs, 1 GiB.",
-          f"- Guest command line: `{cmdline.group(1).strip() if cmdline else '?'}`",
+          f"- Guest command line: `{cmdline}`",
           f"- Load: {p['rate']} connections/s on 127.0.0.1:8080 from one client process, "
           f"{p['before_ms']} ms before the restart, the gap, {p['after_ms']} ms after it; "
           f"each connection sends a request and waits {p['timeout_ms']} ms at most for the "
@@ -311,7 +312,7 @@ def main():
     md += cross_checks(runs)
     if failed_runs:
         md += ["", "## Runs that did not go as planned", ""]
-        md += [f"- {r['scenario']} gap {r['gap_ms']} ms: {r['error'] or 'see the console'}"
+        md += [f"- {r['scenario']} gap {r['gap_ms']} ms: {r['error'] or 'see ' + os.path.relpath(os.path.join(a.run, harness.program_file(EVAL)))}"
                for r in failed_runs]
     md += ["", "## Plots", "",
            "Each dot is one connection: when it started (x) and how long it took to get its "

@@ -6,8 +6,10 @@
 #   tarball=<path of linux-source-X.Y.tar.xz>
 #   origin=system|sid
 #
-#   kernel-source.sh          find (and fetch when needed) the source
-#   kernel-source.sh origin   print "system" or "sid" (scripts/deps.sh)
+#   kernel-source.sh find PATCHES     find (and fetch when needed) the source
+#   kernel-source.sh origin PATCHES   print "system" or "sid" (scripts/deps.sh)
+#
+# PATCHES is the series folder (its BASE names the package and version).
 #
 # A package this machine's own apt sources know (Debian 12's
 # linux-source-6.12) is used as installed (/usr/src, make deps installs it).
@@ -21,8 +23,7 @@
 # newer linux-source-X.Y, this says so and goes on with that one: the
 # series' git am decides.
 #
-# Environment:
-#   PUDS_KERNEL_PATCHES         the series folder (BASE lives there)
+# Environment (settings of the user, not paths the Makefile passes):
 #   PUDS_KERNEL_TARBALL         use this tarball (tests), as BASE's package
 #   PUDS_KERNEL_SOURCE_PACKAGE  use this package instead of BASE's
 #   PUDS_KERNEL_SOURCE_VERSION  use exactly this Debian version (sid, or already cached)
@@ -32,7 +33,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
+[ $# -eq 2 ] || { echo "usage: kernel-source.sh find|origin PATCHES" >&2; exit 2; }
+patches=$2
 cache=${PUDS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/puds}/kernel-source
 
 say() { printf 'kernel-source: %s\n' "$*" >&2; }
@@ -151,8 +153,8 @@ cmd_find() {
 	found sid
 }
 
-case ${1:-find} in
+case $1 in
 find) cmd_find ;;
 origin) cmd_origin ;;
-*) echo "usage: $0 [find|origin]" >&2; exit 2 ;;
+*) echo "usage: kernel-source.sh find|origin PATCHES" >&2; exit 2 ;;
 esac

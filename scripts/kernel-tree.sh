@@ -3,10 +3,12 @@
 # names (scripts/kernel-source.sh finds or fetches it) with the series of
 # kernel-patches/ applied on top, in step with the repository.
 #
-#   kernel-tree.sh prepare   unpack + base commit (once), apply the series
-#   kernel-tree.sh export    write the tree's commits back to kernel-patches/
-#   kernel-tree.sh status    say what the tree holds compared to the series
-#   kernel-tree.sh reset     drop the tree's commits, re-apply the series
+#   kernel-tree.sh prepare TREE PATCHES   unpack + base commit (once), apply the series
+#   kernel-tree.sh export TREE PATCHES    write the tree's commits back to PATCHES
+#   kernel-tree.sh status TREE PATCHES    say what the tree holds compared to the series
+#   kernel-tree.sh reset TREE PATCHES     drop the tree's commits, re-apply the series
+#
+# TREE is build/linux, PATCHES kernel-patches/ (the Makefile passes them).
 #
 # The series is edited as commits in build/linux (branch "puds" on top of the
 # tag "puds-base"), never by hand in the patch files.  The cover letter's text
@@ -19,8 +21,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-patches=${PUDS_KERNEL_PATCHES:-$top/kernel-patches}
-tree=${PUDS_KERNEL_TREE:-$top/build/linux}
+[ $# -eq 3 ] || { echo "usage: kernel-tree.sh prepare|export|status|reset TREE PATCHES" >&2; exit 2; }
+tree=$2 patches=$3
 stamp=$tree/.git/puds-applied
 subject_prefix="PATCH RFC net-next"
 
@@ -43,7 +45,7 @@ series_hash() {
 # tarball, from scripts/kernel-source.sh (which says what it found).
 find_source() {
 	local out key value
-	out=$(PUDS_KERNEL_PATCHES=$patches bash "$top/scripts/kernel-source.sh") || exit 1
+	out=$(bash "$top/scripts/kernel-source.sh" find "$patches") || exit 1
 	while IFS== read -r key value; do
 		case $key in
 		package) pkg=$value ;;
@@ -226,10 +228,10 @@ cmd_reset() {
 	apply_series
 }
 
-case ${1:-} in
+case $1 in
 prepare) cmd_prepare ;;
 export) cmd_export ;;
 status) cmd_status ;;
 reset) cmd_reset ;;
-*) echo "usage: $0 prepare|export|status|reset" >&2; exit 2 ;;
+*) echo "usage: kernel-tree.sh prepare|export|status|reset TREE PATCHES" >&2; exit 2 ;;
 esac

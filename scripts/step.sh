@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# step.sh NAME CMD...: run a build step of `make check`; when it fails, record
-# it in build/results/NAME.json as one failure, so that the closing line
-# counts it, and exit with its status.
+# step.sh RESULT NAME CMD...: run a build step of `make check`; when it
+# fails, record it in the JSON file RESULT as one failure of step NAME (the
+# format is qemu/harness.py's), so that the closing line counts it, and exit
+# with its status.
 set -uo pipefail
-name=$1
-shift
+result=$1 name=$2
+shift 2
 "$@"
 rc=$?
 if [ $rc -ne 0 ]; then
-	mkdir -p build/results
-	python3 "$(dirname "$0")/results.py" "build/results/$name.json" "$name" \
+	python3 "$(dirname "$0")/../qemu/harness.py" fail "$result" "$name" \
 		"$name: exit status $rc ($*)"
 fi
 exit $rc

@@ -14,7 +14,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-import results
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "qemu"))
+import harness  # noqa: E402  (qemu/harness.py: the results format)
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(TOP, "userlib")
@@ -72,7 +73,7 @@ def main():
     print(f"\n== userlib: {passed} passed, {len(failures)} failed")
     for f in failures:
         print(f"   FAIL {f}")
-    results.write(a.results, "userlib", passed, failures)
+    harness.write_result(a.results, "userlib", passed, failures)
     return 1 if failures else 0
 
 

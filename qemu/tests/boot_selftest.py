@@ -8,7 +8,6 @@ check` proves, every run, that a failing test, a panic, a hang and a kernel
 splat in the guest cannot end green.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(HERE, "..", "run.py")
+sys.path.insert(0, os.path.join(HERE, ".."))
+import harness  # noqa: E402  (the stored run, the results format)
 
 # name, kernel command line, runner timeout (s), expected exit, text a failure must contain
 CASES = [
@@ -29,14 +30,12 @@ CASES = [
 
 def run_case(kernel, initrd, append, timeout):
     with tempfile.TemporaryDirectory() as d:
-        res = os.path.join(d, "r.json")
         p = subprocess.run([sys.executable, RUN, "--kernel", kernel, "--initrd", initrd,
                             "--append", append, "--timeout", str(timeout), "--quiet",
-                            "--log", os.path.join(d, "console.log"), "--results", res],
+                            "--out", d],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        verdict = json.load(open(res)) if os.path.exists(res) else {"failures": []}
-        console = open(os.path.join(d, "console.log")).read()
-        return p.returncode, verdict, p.stdout, console
+        run = harness.load_run(d)
+        return p.returncode, run.verdict, p.stdout, run.console()
 
 
 def main():
@@ -57,9 +56,7 @@ def main():
             failures.append(f"harness: {name}: runner exit {rc}, wanted {want_rc}"
                             f"{', containing ' + repr(want_text) if want_text else ''}; got: {text}")
             sys.stdout.write(out + "\n--- console ---\n" + console[-3000:] + "\n")
-    with open(a.results, "w") as f:
-        json.dump({"suite": "harness", "passed": passed, "failed": len(failures),
-                   "skipped": 0, "failures": failures}, f)
+    harness.write_result(a.results, "harness", passed, failures)
     return 1 if failures else 0
 
 

@@ -1,7 +1,14 @@
-"""Expected-output cases for qemu/run.py's console parser and verdict."""
+"""Expected-output cases for the test channel and console formats
+(qemu/harness.py) and qemu/run.py's verdict."""
 import importlib.util
+import io
 import os
+import sys
+import tempfile
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import harness  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "run", os.path.join(os.path.dirname(__file__), "..", "run.py"))
@@ -9,7 +16,7 @@ run = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run)
 
 HARNESS_OK = """\
-PUDS-GUEST-START kernel=6.12.117
+PUDS-GUEST-START kernel=7.2.13 cmdline=console=ttyS0 panic=-1 puds.only=af_unix/unix_connect
 PUDS-TEST-BEGIN af_unix/unix_connect timeout=300
 TAP version 13
 1..2
@@ -27,8 +34,8 @@ PUDS-GUEST-DONE tests=1
 """
 
 
-def verdict(text, status=1, timed_out=False, expected=None):
-    return run.judge_run(run.parse_console(text), status, timed_out, 60, expected)
+def verdict(channel, status=1, timed_out=False, expected=None, console="", skips=frozenset()):
+    return run.judge_run(console, channel, status, timed_out, 60, expected, skips)
 
 
 class Parse(unittest.TestCase):
@@ -53,8 +60,7 @@ class Parse(unittest.TestCase):
         self.assertIn("1 unexpected skip(s): af_unix/unix_connect: unix_connect.dgram.test", v.failures)
 
     def test_listed_skip_is_counted_not_passed(self):
-        v = run.judge_run(run.parse_console(self.SKIPPED), 1, False, 60, None,
-                          {"af_unix/unix_connect: unix_connect.dgram.test"})
+        v = verdict(self.SKIPPED, skips={"af_unix/unix_connect: unix_connect.dgram.test"})
         self.assertEqual((v.passed, v.failed, v.skipped), (1, 0, 1))
 
     def test_skip_in_totals_only_fails(self):
@@ -68,7 +74,7 @@ class Parse(unittest.TestCase):
 
     def test_timeout_kill_fails(self):
         text = HARNESS_OK.replace("# Totals: pass:2 fail:0 xfail:0 xpass:0 skip:0 error:0\n", "") \
-            .replace("rc=0", "rc=137")
+            .replace("rc=0", "rc=124")
         v = verdict(text)
         self.assertEqual(v.failed, 1)
         self.assertIn("killed by its timeout", v.failures[0])
@@ -83,7 +89,7 @@ class Parse(unittest.TestCase):
     def test_plain_tap_program(self):
         text = ("PUDS-TEST-BEGIN x/plain timeout=5\nTAP version 13\n1..3\nok 1 a\nnot ok 2 b\n"
                 "ok 3 c # SKIP no ipv6\nPUDS-TEST-END x/plain rc=1\nPUDS-GUEST-DONE tests=1\n")
-        v = run.judge_run(run.parse_console(text), 1, False, 60, None, {"x/plain: c"})
+        v = verdict(text, skips={"x/plain: c"})
         self.assertEqual((v.passed, v.failed, v.skipped), (1, 1, 1))
         self.assertEqual(v.failures, ["x/plain: b"])
 
@@ -93,6 +99,24 @@ class Parse(unittest.TestCase):
         self.assertEqual((ok.passed, ok.failed), (1, 0))
         self.assertEqual((bad.passed, bad.failed), (0, 1))
 
+    def test_exit_status_4_is_a_skip(self):
+        text = "PUDS-TEST-BEGIN x/p timeout=5\nno ipv6\nPUDS-TEST-END x/p rc=4\nPUDS-GUEST-DONE tests=1\n"
+        v = verdict(text)
+        self.assertEqual((v.passed, v.skipped), (0, 1))
+        self.assertFalse(v.ok)      # not listed in the allowed skips
+        v = verdict(text, skips={"x/p: (whole program, exit status 4)"})
+        self.assertTrue(v.ok)
+
+    def test_start_line_gives_kernel_and_cmdline(self):
+        v = verdict(HARNESS_OK)
+        self.assertEqual(v.kernel, "7.2.13")
+        self.assertEqual(v.cmdline, "console=ttyS0 panic=-1 puds.only=af_unix/unix_connect")
+
+    def test_program_output_is_kept(self):
+        v = verdict(HARNESS_OK)
+        self.assertEqual(v.programs[0].output[0], "TAP version 13")
+        self.assertEqual(v.programs[0].output[-1], "# Totals: pass:2 fail:0 xfail:0 xpass:0 skip:0 error:0")
+
     def test_missing_program_fails(self):
         v = verdict(HARNESS_OK, expected=["af_unix/unix_connect", "af_unix/scm_rights"])
         self.assertTrue(any("never started: af_unix/scm_rights" in f for f in v.failures))
@@ -100,9 +124,9 @@ class Parse(unittest.TestCase):
 
 class WholeRun(unittest.TestCase):
     def test_panic_fails_even_with_status_zero(self):
-        text = HARNESS_OK.replace("PUDS-GUEST-DONE tests=1\n", "") + \
-            "[    3.123456] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n"
-        v = verdict(text, status=0)
+        text = HARNESS_OK.replace("PUDS-GUEST-DONE tests=1\n", "")
+        panic = "[    3.123456] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100\n"
+        v = verdict(text, status=0, console=panic)
         self.assertFalse(v.ok)
         self.assertIn("guest: kernel panic", v.failures)
 
@@ -123,13 +147,57 @@ class WholeRun(unittest.TestCase):
                       "[   12.000001] Oops: general protection fault, probably for non-canonical address",
                       "[   12.000001] INFO: task kworker/1:1:42 blocked for more than 120 seconds.",
                       "ok 1 foo[   12.000001] BUG: unable to handle page fault"]:
-            v = verdict(HARNESS_OK.replace("# PASSED", splat + "\n# PASSED"))
+            v = verdict(HARNESS_OK, console="[    0.000000] Linux version 7.2.13\n" + splat + "\n")
             self.assertFalse(v.ok, splat)
             self.assertTrue(any("splat" in f for f in v.failures), splat)
 
     def test_test_output_mentioning_bug_is_no_splat(self):
         text = HARNESS_OK.replace("# PASSED", "# scm_rights: check for the 2024 GC BUG: none\n# PASSED")
         self.assertTrue(verdict(text).ok)
+        # The test channel is never scanned for splats: kernel messages are
+        # on the console only.
+        text = HARNESS_OK.replace("# PASSED", "[   12.000001] WARNING: in a test's output\n# PASSED")
+        self.assertTrue(verdict(text).ok)
+
+
+class Formats(unittest.TestCase):
+    def test_keyed_lines(self):
+        lines = ["# stress: leaks 0", "# stress: ran_ms 300400", "# stress: leaks 2",
+                 "# stress: a sentence that says leaks 5", "# kmemleak: unreferenced 1",
+                 "#stress: x 1", "# stress: neg -3"]
+        self.assertEqual(harness.keyed(lines, "stress"), {"leaks": 2, "ran_ms": 300400, "neg": -3})
+        self.assertEqual(harness.keyed(lines, "kmemleak"), {"unreferenced": 1})
+
+    def test_stored_run_round_trip(self):
+        v = verdict(HARNESS_OK)
+        with tempfile.TemporaryDirectory() as d:
+            harness.store_run(d, {"passed": v.passed, "failed": v.failed,
+                                  "programs": [vars(p) for p in v.programs]})
+            r = harness.load_run(d)
+            self.assertTrue(r.ran("af_unix/unix_connect"))
+            self.assertFalse(r.ran("af_unix/other"))
+            self.assertEqual(r.output("af_unix/unix_connect"), v.programs[0].output)
+            self.assertEqual(r.output("af_unix/other"), [])
+            self.assertNotIn("output", r.verdict["programs"][0])
+
+    def test_missing_stored_run_is_a_failure(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(harness.load_run(d).verdict["failed"], 1)
+
+    def test_summary_line(self):
+        with tempfile.TemporaryDirectory() as d:
+            harness.write_result(os.path.join(d, "a.json"), "a", 3, [])
+            harness.write_result(os.path.join(d, "b.json"), "b", 2, ["b: x"], ["b: y"])
+            out = io.StringIO()
+            self.assertEqual(harness.summary(d, out), 1)
+            self.assertEqual(out.getvalue().splitlines()[-1], "5 passed, 1 failed, 1 skipped")
+            self.assertIn("FAIL b: x", out.getvalue())
+
+    def test_no_result_is_a_failure(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = io.StringIO()
+            self.assertEqual(harness.summary(d, out), 1)
+            self.assertEqual(out.getvalue().splitlines()[-1], "0 passed, 1 failed")
 
 
 if __name__ == "__main__":

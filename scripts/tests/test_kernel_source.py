@@ -51,10 +51,11 @@ class KernelSource(unittest.TestCase):
         self.set_base("linux-source-7.2", "7.2.13-1")
         self.log = self.d / "apt.log"
         self.env = dict(os.environ, PATH=f"{bin_}:{os.environ['PATH']}",
-                        PUDS_KERNEL_PATCHES=str(self.patches), PUDS_CACHE=str(self.d / "cache"),
+                        PUDS_CACHE=str(self.d / "cache"),
                         PUDS_DEBIAN_MIRROR="http://mirror.test/debian", FAKE_LOG=str(self.log),
                         FAKE_SID="linux-source-7.2=7.2.13-1")
         self.env.pop("PUDS_KERNEL_TARBALL", None)
+        self.env.pop("PUDS_KERNEL_PATCHES", None)
         self.env.pop("PUDS_KERNEL_SOURCE_PACKAGE", None)
         self.env.pop("PUDS_KERNEL_SOURCE_VERSION", None)
 
@@ -65,8 +66,9 @@ class KernelSource(unittest.TestCase):
         (self.patches / "BASE").write_text(
             f"package={pkg}\npackage_version={ver}\nupstream_version={ver.split('-')[0]}\n")
 
-    def ks(self, *args, ok=True, **env):
-        p = subprocess.run(["bash", str(SCRIPT), *args], env=dict(self.env, **env), text=True,
+    def ks(self, cmd="find", ok=True, **env):
+        p = subprocess.run(["bash", str(SCRIPT), cmd, str(self.patches)],
+                           env=dict(self.env, **env), text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if ok:
             self.assertEqual(p.returncode, 0, p.stderr)
@@ -118,11 +120,11 @@ class KernelSource(unittest.TestCase):
         self.set_base("linux-source-6.12", "6.12.1-1")
         out, _ = self.ks("origin")
         self.assertEqual(list(out), [])
-        p = subprocess.run(["bash", str(SCRIPT), "origin"], env=self.env, text=True,
+        p = subprocess.run(["bash", str(SCRIPT), "origin", str(self.patches)], env=self.env, text=True,
                            stdout=subprocess.PIPE)
         self.assertEqual(p.stdout.strip(), "system")
         self.set_base("linux-source-7.2", "7.2.13-1")
-        p = subprocess.run(["bash", str(SCRIPT), "origin"], env=self.env, text=True,
+        p = subprocess.run(["bash", str(SCRIPT), "origin", str(self.patches)], env=self.env, text=True,
                            stdout=subprocess.PIPE)
         self.assertEqual(p.stdout.strip(), "sid")
 

@@ -34,15 +34,14 @@ class KernelTree(unittest.TestCase):
                                            "package_version=6.12.117-1~deb12u1\n"
                                            "upstream_version=6.12.117\n")
         self.tree = self.d / "tree"
-        self.env = dict(os.environ, PUDS_KERNEL_TREE=str(self.tree),
-                        PUDS_KERNEL_TARBALL=str(self.tarball),
-                        PUDS_KERNEL_PATCHES=str(self.patches))
+        self.env = dict(os.environ, PUDS_KERNEL_TARBALL=str(self.tarball))
 
     def tearDown(self):
         shutil.rmtree(self.d)
 
-    def kt(self, *args, ok=True):
-        p = subprocess.run(["bash", str(SCRIPT), *args], env=self.env, text=True,
+    def kt(self, cmd, ok=True):
+        p = subprocess.run(["bash", str(SCRIPT), cmd, str(self.tree), str(self.patches)],
+                           env=self.env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if ok:
             self.assertEqual(p.returncode, 0, p.stdout)
@@ -127,6 +126,13 @@ class KernelTree(unittest.TestCase):
     def test_other_point_release_is_reported_and_build_goes_on(self):
         base = self.patches / "BASE"
         base.write_text(base.read_text().replace("package_version=", "package_version=0.0-was-"))
+        # This machine "has" linux-source-6.12 6.12.117-1~deb12u1, whatever
+        # it really has installed.
+        bin_ = self.d / "bin"
+        bin_.mkdir()
+        (bin_ / "dpkg-query").write_text("#!/bin/sh\necho 6.12.117-1~deb12u1\n")
+        (bin_ / "dpkg-query").chmod(0o755)
+        self.env["PATH"] = f"{bin_}:{self.env['PATH']}"
         r = self.kt("prepare")
         self.assertIn("note: the series was last tested on linux-source-6.12 0.0-was-", r.stdout)
         self.assertEqual(self.git("rev-parse", "HEAD"), self.git("rev-parse", "puds-base"))

@@ -2,7 +2,7 @@
 /*
  * adopt: what UNIX_DELAY_CLOSE costs when it is used.  Patched kernel only;
  * run in the guest by `make bench` (scripts/bench.py).  Each line:
- * "BENCH <name> <value>", times the fastest of REPEAT runs (ns per op).
+ * "# bench: <name> <value>", times the fastest of REPEAT runs (ns per op).
  *
  *   adopt_N             socket() + setsockopt(UNIX_DELAY_CLOSE) + bind() that
  *                       adopts a parked queue of one datagram with N fds +
@@ -15,7 +15,7 @@
  *   mem_per_parked_queue  bytes of slab (/proc/meminfo Slab) per parked
  *                       empty queue, its path's inode included, over 1000
  *   mem_per_live_socket the same for a live bound socket, for comparison
- *                       (MEM lines, bytes, not times)
+ *                       (in bytes, not times)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -145,7 +145,7 @@ static void run(const char *name, int n, int live, int lfd)
 			t[r] += one_op(n, live, lfd);
 		t[r] /= iter;
 	}
-	printf("BENCH %s %lld\n", name, fastest(t, REPEAT));
+	printf("# bench: %s %lld\n", name, fastest(t, REPEAT));
 	fflush(stdout);
 }
 
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	park_many(parked, 1000);
 	after = slab_kb();
 	parked += 1000;
-	printf("MEM mem_per_parked_queue %ld\n", (after - before) * 1024 / 1000);
+	printf("# bench: mem_per_parked_queue %ld\n", (after - before) * 1024 / 1000);
 	before = slab_kb();
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof(name), "q/live%d", i);
@@ -225,7 +225,7 @@ int main(int argc, char **argv)
 			die("live sockets");
 	}
 	after = slab_kb();
-	printf("MEM mem_per_live_socket %ld\n", (after - before) * 1024 / 1000);
+	printf("# bench: mem_per_live_socket %ld\n", (after - before) * 1024 / 1000);
 
 	park_many(parked, others[2] - parked);
 	snprintf(name, sizeof(name), "adopt_1_parked_%d", others[2]);

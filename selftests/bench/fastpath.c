@@ -3,7 +3,7 @@
  * fastpath: the cost of the AF_UNIX paths the UNIX_DELAY_CLOSE series
  * touches, for sockets that never set the option.  Run in the guest on the
  * patched and on the unpatched kernel by `make bench` (scripts/bench.py),
- * which prints the ratio.  Each line: "BENCH <name> <ns per operation>",
+ * which prints the ratio.  Each line: "# bench: <name> <ns per operation>",
  * the fastest of REPEAT runs of ITER operations: under emulation the host's
  * other work only ever adds time, so the minimum is the least noisy.
  *
@@ -127,7 +127,7 @@ static void run(const char *name, void (*op)(void))
 			op();
 		t[r] = (now_ns() - start) / iter;
 	}
-	printf("BENCH %s %lld\n", name, fastest(t, REPEAT));
+	printf("# bench: %s %lld\n", name, fastest(t, REPEAT));
 	fflush(stdout);
 }
 

@@ -66,7 +66,7 @@ int main(void)
 			printf("# kmemleak: %s", line);
 	}
 	fclose(f);
-	printf("# kmemleak: %d unreferenced objects\n", reports);
+	printf("# kmemleak: unreferenced %d\n", reports);
 	tap_result(!reports, "no leak reported (%d objects)", reports);
 	return tap_finish();
 }

@@ -145,6 +145,7 @@ struct token {
 struct shared {
 	_Atomic long count[NR_COUNTERS];
 	_Atomic long violations;
+	_Atomic long leaks;		/* fds never released: violations too */
 	_Atomic int stop;
 	_Atomic unsigned int next_token;
 	_Atomic long tok_sent, tok_received, tok_truncated, tok_released,
@@ -1330,6 +1331,7 @@ static void worker(int id, long long end)
 	for (int i = 0; i < mine->nlive; i++) {
 		struct token *t = &sh->tokens[mine->live[i]];
 
+		atomic_fetch_add(&sh->leaks, 1);
 		violation("token %u (op %d, shape %d, canary %d): a read end is still open "
 			  "%d ms after the last park could have expired (leak)", mine->live[i],
 			  t->origin, t->where, t->canary, MAX_DELAY_MS + 60000);
@@ -1640,7 +1642,7 @@ static bool sockets_back(const struct baseline *b, struct baseline *now)
 int main(int argc, char **argv)
 {
 	int seconds = argc > 1 ? atoi(argv[1]) : cmdline_long("puds.stress", -1);
-	int ncpu = get_nprocs(), i, st, ns;
+	int ncpu = get_nprocs(), i, st, ns, off = 0;
 	struct baseline b = {}, now = {};
 	pid_t pid[NR_WORKERS + 1];
 	long quiet_ms;
@@ -1721,7 +1723,8 @@ int main(int argc, char **argv)
 		if (waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st) || WEXITSTATUS(st))
 			violation("process %d ended with status 0x%x", i, st);
 	}
-	printf("# ran %.1f s\n", (now_ms() - start) / 1000.0);
+	printf("# stress: seconds_asked %d\n# stress: ran_ms %lld\n", seconds,
+	       (long long)(now_ms() - start));
 
 	/* Back to the defaults, then everything must drain. */
 	for (ns = 1; ns >= 0; ns--) {
@@ -1734,6 +1737,7 @@ int main(int argc, char **argv)
 		   atomic_load(&sh->violations), sh->violations ? ", first: " : "",
 		   sh->first_violation);
 	ok = wait_for(all_expired(&now), MAX_DELAY_MS + 30000);
+	off += !ok;
 	tap_result(ok, "every parked queue was adopted or expired (ns0: %ld parked = %ld adopted + %ld expired)",
 		   now.parked[0] - b.parked[0], now.adopted[0] - b.adopted[0],
 		   now.expired[0] - b.expired[0]);
@@ -1744,6 +1748,7 @@ int main(int argc, char **argv)
 		   "the collector freed cycles: %ld of their canaries released, %ld received",
 		   sh->canaries_collected, sh->canaries_received);
 	ok = wait_for(sockets_back(&b, &now), 20000);
+	off += !ok;
 	tap_result(ok, "socket counts back at baseline: unix %d/%d, all %d/%d",
 		   now.unix_socks[0], now.unix_socks[1], now.sockets_used[0], now.sockets_used[1]);
 	if (!ok)
@@ -1761,8 +1766,10 @@ int main(int argc, char **argv)
 	 * meanwhile (make check parks userlib's rendezvous as root): the
 	 * count may end below its baseline, never above.
 	 */
-	tap_result(now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
-		   b.inflight_room[0] > 0 && b.inflight_room[1] > 0,
+	ok = now.inflight_room[0] >= b.inflight_room[0] && now.inflight_room[1] >= b.inflight_room[1] &&
+	     b.inflight_room[0] > 0 && b.inflight_room[1] > 0;
+	off += !ok;
+	tap_result(ok,
 		   "unix in-flight counts of root and uid %d back at or below baseline (room %d and %d of 17, was %d and %d)",
 		   NOBODY, now.inflight_room[0], now.inflight_room[1], b.inflight_room[0],
 		   b.inflight_room[1]);
@@ -1774,6 +1781,7 @@ int main(int argc, char **argv)
 		long slack = 2L * ncpu * (ncpu * 2 > 32 ? ncpu * 2 : 32);
 
 		ok = wait_for(labs((now.files = file_nr()) - b.files) <= slack, 10000);
+		off += !ok;
 		tap_result(ok, "open files back at baseline: %ld, was %ld (per-cpu counter slack %ld)",
 			   now.files, b.files, slack);
 	}
@@ -1784,6 +1792,7 @@ int main(int argc, char **argv)
 
 		ok = wait_for(labs((now.unix_slab = slab_active("UNIX")) - b.unix_slab) <= slack,
 			      10000);
+		off += !ok;
 		tap_result(ok, "slab UNIX back at baseline: %ld active, was %ld (slack %ld)",
 			   now.unix_slab, b.unix_slab, slack);
 	}
@@ -1800,13 +1809,15 @@ int main(int argc, char **argv)
 		printf("# stress: %s %ld\n", counter_name[i], sh->count[i]);
 	printf("# stress: tokens_sent %ld\n# stress: tokens_received %ld\n"
 	       "# stress: tokens_truncated %ld\n# stress: tokens_released %ld\n"
-	       "# stress: cycles_collected %ld\n# stress: violations %ld\n",
+	       "# stress: cycles_collected %ld\n# stress: violations %ld\n"
+	       "# stress: leaks %ld\n# stress: baseline_off %d\n",
 	       sh->tok_sent, sh->tok_received, sh->tok_truncated, sh->tok_released,
-	       sh->canaries_collected, sh->violations);
+	       sh->canaries_collected, sh->violations, sh->leaks, off);
+	/* The kernel's own counters, /proc/net/unix_delay_close, per netns. */
 	for (ns = 0; ns < 2; ns++)
-		printf("# stress: netns%d_queues parked %ld adopted %ld expired %ld\n", ns,
-		       now.parked[ns] - b.parked[ns], now.adopted[ns] - b.adopted[ns],
-		       now.expired[ns] - b.expired[ns]);
+		printf("# stress: netns%d_parked %ld\n# stress: netns%d_adopted %ld\n"
+		       "# stress: netns%d_expired %ld\n", ns, now.parked[ns] - b.parked[ns],
+		       ns, now.adopted[ns] - b.adopted[ns], ns, now.expired[ns] - b.expired[ns]);
 
 	for (i = 0; i < NR_PATHS; i++) {
 		char path[96];
