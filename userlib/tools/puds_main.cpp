@@ -7,16 +7,22 @@
 #include "puds_main.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "puds_cli.hpp"
 
 #include "puds/diag.hpp"
 #include "puds/handoff.hpp"
@@ -32,32 +38,42 @@ const char kUsage[] =
 	"                [--nginx] -- SERVER [ARGS...]\n"
 	"       puds status\n"
 	"       puds check\n"
-	"       puds --help\n";
+	"       puds --help | --version\n";
 
-const char kHelp[] =
+const char kIntro[] =
 	"puds: keep a server's listening sockets, and the connections waiting on\n"
 	"them, across a restart or a crash, with no process holding them between.\n"
-	"\n"
+	"\n";
+
+const char kRunHelp[] =
 	"puds run --park PATH --listen NAME=ADDR ... [--delay MS] [--nginx] -- SERVER ARGS\n"
 	"  Takes the listeners NAME=ADDR (ADDR: HOST:PORT or [V6]:PORT for TCP,\n"
-	"  udp:HOST:PORT, unix:/path) that the previous server left parked at PATH\n"
-	"  (a socket file, in a directory only this user can write to), or binds\n"
-	"  them afresh; parks them again; and execs SERVER in its place (same pid)\n"
+	"  udp:HOST:PORT, unix:/path; each NAME once) that the previous server\n"
+	"  left parked at PATH, or binds them afresh; parks them again; and execs\n"
+	"  SERVER (a path, or a name looked up in $PATH) in its place (same pid)\n"
 	"  with the listeners as fds 3, 4, ... and LISTEN_FDS, LISTEN_FDNAMES and\n"
 	"  LISTEN_PID set as sd_listen_fds(3) expects.  When the server exits or\n"
-	"  crashes, the kernel keeps the listeners for MS milliseconds (default\n"
-	"  10000, at most net.unix.delay_close_max_ms): clients keep connecting,\n"
-	"  and the next `puds run` with the same PATH hands the waiting\n"
-	"  connections to the new server.  Restarting is the job of systemd,\n"
-	"  Docker or a shell loop: puds does not supervise.\n"
+	"  crashes, the kernel keeps the listeners for MS milliseconds (1 to\n"
+	"  3600000, default 10000, at most net.unix.delay_close_max_ms): clients\n"
+	"  keep connecting, and the next `puds run` with the same PATH hands the\n"
+	"  waiting connections to the new server.  Restarting is the job of\n"
+	"  systemd, Docker or a shell loop: puds does not supervise.\n"
+	"  The directory of PATH must be mode 0700: sending to a socket needs only\n"
+	"  search permission on its directory, so whoever has it can reach the\n"
+	"  rendezvous.  puds warns otherwise and says what to run (chmod 0700 DIR;\n"
+	"  `install -d -m 0700 /run/srv` makes one).\n"
 	"  --nginx also sets NGINX=\"3;4;...;\" (nginx inherits listeners that way;\n"
 	"  run it with -g 'daemon off;').  HAProxy: `bind fd@3`.\n"
-	"  Started by systemd socket activation, puds takes the fds it was given\n"
-	"  (LISTEN_FDNAMES) for the listeners nothing was parked for.\n"
+	"  Started by systemd socket activation, puds takes every fd it was given\n"
+	"  (LISTEN_FDS, LISTEN_FDNAMES; \"unknown\" for an fd without a name) and\n"
+	"  uses it for the --listen of its name, else for the --listen of its\n"
+	"  address, wherever nothing was parked; it says which fds matched none.\n"
 	"  The server must keep fd PUDS_RENDEZVOUS_FD open (it is the parked\n"
 	"  queue's owner while the server runs); a server that closes every fd it\n"
 	"  does not know at start-up loses the handoff: puds says so on the next\n"
-	"  start.\n"
+	"  start.\n";
+
+const char kMoreHelp[] =
 	"\n"
 	"puds status\n"
 	"  Lists, from the kernel (sock_diag), the sockets of this network\n"
@@ -66,19 +82,39 @@ const char kHelp[] =
 	"  path, time left, datagrams, fds, uid.\n"
 	"\n"
 	"puds check\n"
-	"  Says whether this kernel can park fds (UNIX_DELAY_CLOSE).\n";
+	"  Says whether this kernel can park fds (UNIX_DELAY_CLOSE).\n"
+	"\n"
+	"puds --version\n"
+	"  Prints puds's version.\n";
 
-struct Listen {
-	std::string name;
-	Address addr;
-};
+const char kExitHelp[] =
+	"\n"
+	"Exit status: 0 (status, check, --help, --version); 2 for a usage error\n"
+	"(an option, a variable of socket activation, the park directory or the\n"
+	"server is wrong: checked before anything is bound, and before the kernel\n"
+	"is asked for its feature); 1 if the rest fails.  `puds run` execs the\n"
+	"server, whose exit status is its own.\n";
 
+// A failure of the work itself.
 int fail(const std::string &msg, const char *hint = nullptr)
 {
 	std::fprintf(stderr, "puds: %s\n", msg.c_str());
 	if (hint)
 		std::fprintf(stderr, "puds: %s\n", hint);
 	return 1;
+}
+
+// A mistake in what puds was asked to do: @msg says what is wrong and what
+// to do instead.
+int usage_error(const std::string &msg, const char *help = "puds --help")
+{
+	std::fprintf(stderr, "puds: %s\n(%s explains every option)\n", msg.c_str(), help);
+	return 2;
+}
+
+int run_usage_error(const std::string &msg)
+{
+	return usage_error(msg, "puds run --help");
 }
 
 const char *hint_for(const Error &e)
@@ -98,74 +134,342 @@ const char *hint_for(const Error &e)
 	return nullptr;
 }
 
-// Listeners systemd passed to puds itself, by name.
-std::map<std::string, Fd> systemd_fds()
+std::string quoted(std::string_view s)
 {
-	std::map<std::string, Fd> out;
-	const char *pid = std::getenv("LISTEN_PID"), *n = std::getenv("LISTEN_FDS");
+	return "\"" + std::string(s) + "\"";
+}
 
-	if (!pid || !n || std::atoi(pid) != getpid())
-		return out;
-	std::string names = std::getenv("LISTEN_FDNAMES") ? std::getenv("LISTEN_FDNAMES") : "";
-	int count = std::atoi(n);
-	for (int i = 0; i < count; i++) {
-		std::string name;
-		auto colon = names.find(':');
-		name = names.substr(0, colon);
-		names = colon == std::string::npos ? "" : names.substr(colon + 1);
-		int fd = ::fcntl(3 + i, F_DUPFD_CLOEXEC, 100);
-		::close(3 + i);
-		out.emplace(name.empty() ? "unknown" : name, Fd::adopt(fd));
+} // namespace
+
+namespace cli {
+
+Result<long long> parse_integer(std::string_view what, std::string_view text, long long min,
+				long long max)
+{
+	std::string range = "give a decimal integer from " + std::to_string(min) + " to " +
+			    std::to_string(max);
+	long long v = 0;
+	auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+
+	if (text.empty())
+		return Error::invalid(std::string(what) + " is empty: " + range);
+	if (ec == std::errc::result_out_of_range ||
+	    (ec == std::errc() && end == text.data() + text.size() && (v < min || v > max)))
+		return Error::invalid(std::string(what) + " " + quoted(text) + " is out of range: " +
+				      range, std::errc::result_out_of_range);
+	if (ec != std::errc() || end != text.data() + text.size())
+		return Error::invalid(std::string(what) + " " + quoted(text) +
+				      " is not a decimal integer: " + range);
+	return v;
+}
+
+Result<int> parse_delay(std::string_view text)
+{
+	auto v = parse_integer("--delay", text, 1, kMaxDelayMs);
+	if (!v)
+		return Error{v.error().code, v.error().message + " (milliseconds, e.g. --delay " +
+				 std::to_string(kDefaultDelayMs) + ")"};
+	return static_cast<int>(*v);
+}
+
+Result<int> listen_fds_count(const char *listen_pid, const char *listen_fds, pid_t self)
+{
+	const char *fix = " (socket activation: the service manager sets it; fix the "
+			  "unit's Environment= or whatever starts puds)";
+
+	if (!listen_pid)
+		return 0;
+	auto pid = parse_integer("LISTEN_PID", listen_pid, 1, std::numeric_limits<pid_t>::max());
+	if (!pid)
+		return Error{pid.error().code, pid.error().message + fix};
+	if (*pid != self || !listen_fds)
+		return 0;
+	auto n = parse_integer("LISTEN_FDS", listen_fds, 1, INT_MAX - kListenFdsStart);
+	if (!n)
+		return Error{n.error().code, n.error().message + fix};
+	return static_cast<int>(*n);
+}
+
+Result<std::vector<std::string>> listen_fds_names(const char *listen_fdnames, int count)
+{
+	std::vector<std::string> names;
+	if (listen_fdnames) {
+		std::string_view s = listen_fdnames;
+		for (;;) {
+			auto colon = s.find(':');
+			names.emplace_back(s.substr(0, colon));
+			if (colon == s.npos)
+				break;
+			s.remove_prefix(colon + 1);
+		}
 	}
+	if (names.size() > static_cast<std::size_t>(count))
+		return Error::invalid("LISTEN_FDNAMES " + quoted(listen_fdnames) + " has " +
+				      std::to_string(names.size()) + " names for LISTEN_FDS=" +
+				      std::to_string(count) + " fds: the service manager's "
+				      "variables disagree; fix what sets them");
+	names.resize(count);
+	for (auto &n : names)
+		if (n.empty())
+			n = "unknown";
+	return names;
+}
+
+Result<std::vector<NamedFd>> take_listen_fds(int first)
+{
+	const char *pid = std::getenv("LISTEN_PID"), *n = std::getenv("LISTEN_FDS");
+	const char *names_env = std::getenv("LISTEN_FDNAMES");
+	auto count = listen_fds_count(pid, n, getpid());
+	Result<std::vector<std::string>> names = std::vector<std::string>{};
+	if (count && *count > 0)
+		names = listen_fds_names(names_env, *count);
 	::unsetenv("LISTEN_PID");
 	::unsetenv("LISTEN_FDS");
 	::unsetenv("LISTEN_FDNAMES");
+	if (!count)
+		return std::move(count).error();
+	if (!names)
+		return std::move(names).error();
+
+	for (int i = 0; i < *count; i++)
+		if (::fcntl(first + i, F_GETFD) < 0)
+			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
+						 ", F_GETFD): LISTEN_FDS=" + std::to_string(*count) +
+						 " passes fds " + std::to_string(first) + " to " +
+						 std::to_string(first + *count - 1) + ", but fd " +
+						 std::to_string(first + i) + " is not open");
+	std::vector<NamedFd> out;
+	for (int i = 0; i < *count; i++) {
+		Fd fd = Fd::adopt(::fcntl(first + i, F_DUPFD_CLOEXEC, 100));
+		if (!fd)
+			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
+						 ", F_DUPFD_CLOEXEC)");
+		out.push_back({std::move((*names)[i]), std::move(fd)});
+	}
+	for (int i = 0; i < *count; i++)
+		::close(first + i);
 	return out;
 }
+
+Result<std::vector<Fd>> match_listen_fds(std::vector<NamedFd> &given,
+					 const std::vector<Listen> &listens)
+{
+	std::vector<Fd> out(listens.size());
+	std::vector<std::string> mismatch(listens.size());
+
+	// By name: a socket unit names all its fds after itself, so of the
+	// fds with the --listen's name, the one bound to its address.
+	for (std::size_t k = 0; k < listens.size(); k++)
+		for (auto &g : given) {
+			if (!g.fd || g.name != listens[k].name)
+				continue;
+			auto st = check_listener(g.fd.get(), listens[k].addr);
+			if (st) {
+				out[k] = std::move(g.fd);
+				break;
+			}
+			if (mismatch[k].empty())
+				mismatch[k] = st.error().message;
+		}
+	// Then by address, among the fds left.
+	for (std::size_t k = 0; k < listens.size(); k++)
+		for (auto &g : given) {
+			if (out[k] || !g.fd)
+				continue;
+			if (check_listener(g.fd.get(), listens[k].addr))
+				out[k] = std::move(g.fd);
+		}
+	for (std::size_t k = 0; k < listens.size(); k++)
+		if (!out[k] && !mismatch[k].empty())
+			return Error::invalid(
+				"systemd passed an fd named " + quoted(listens[k].name) +
+				" for --listen " + listens[k].name + "=" + listens[k].addr.str() +
+				", but " + mismatch[k] + ": make the socket unit's Listen...= "
+				"and the --listen address the same");
+	std::erase_if(given, [](const NamedFd &g) { return !g.fd; });
+	return out;
+}
+
+Result<std::string> check_park_dir(const std::string &park)
+{
+	auto slash = park.rfind('/');
+	std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : park.substr(0, slash);
+	struct stat st {};
+
+	if (::stat(dir.c_str(), &st)) {
+		if (errno == ENOENT)
+			return Error::invalid("the park directory " + dir + " of --park " + park +
+					      " does not exist: create it, e.g. install -d -m 0700 " +
+					      dir, std::errc::no_such_file_or_directory);
+		return Error::from_errno("stat(" + dir + ")");
+	}
+	if (!S_ISDIR(st.st_mode))
+		return Error::invalid(dir + " in --park " + park + " is not a directory: park in a "
+				      "directory of its own, e.g. install -d -m 0700 /run/srv",
+				      std::errc::not_a_directory);
+	if (!(st.st_mode & 077))
+		return std::string();
+
+	char mode[8];
+	std::snprintf(mode, sizeof(mode), "%04o", st.st_mode & 07777);
+	std::string w = "warning: the park directory " + dir + " is mode " + mode +
+			": other users can reach the rendezvous " + park +
+			" (sending to a socket needs only search permission on its directory); ";
+	if (st.st_mode & S_ISVTX)	// shared, like /tmp: not ours to close
+		return w + "park in a directory of its own: install -d -m 0700 " +
+		       (dir == "/" ? "" : dir) + "/puds";
+	return w + "run: chmod 0700 " + dir;
+}
+
+Result<std::string> find_program(const std::string &name, const char *path)
+{
+	auto usable = [](const std::string &file) -> Status {
+		struct stat st {};
+		if (::stat(file.c_str(), &st))
+			return Error::from_errno("stat(" + file + ")");
+		if (!S_ISREG(st.st_mode))
+			return Error::invalid(file + " is not a regular file",
+					      std::errc::permission_denied);
+		if (::access(file.c_str(), X_OK))
+			return Error::from_errno("access(" + file + ", X_OK)");
+		return Ok{};
+	};
+
+	if (name.empty())
+		return Error::invalid("the server after \"--\" is empty: give its path or its name "
+				      "in PATH");
+	if (name.find('/') != std::string::npos) {
+		if (auto st = usable(name); !st)
+			return Error{st.error().code, "server " + name + ": " + st.error().message +
+				     ": give the path of an executable file"};
+		return name;
+	}
+	std::string dirs = path ? path : "/bin:/usr/bin";
+	std::string_view rest = dirs;
+	for (;;) {
+		auto colon = rest.find(':');
+		std::string dir(rest.substr(0, colon));
+		std::string file = (dir.empty() ? "." : dir) + "/" + name;
+		if (usable(file))
+			return file;
+		if (colon == rest.npos)
+			break;
+		rest.remove_prefix(colon + 1);
+	}
+	return Error::invalid("server " + quoted(name) + " is not an executable file in PATH=" +
+			      dirs + ": give its full path, or add its directory to PATH",
+			      std::errc::no_such_file_or_directory);
+}
+
+} // namespace cli
+
+namespace {
+
+using cli::Listen;
 
 int cmd_run(int argc, char **argv)
 {
 	std::string park;
 	std::vector<Listen> listens;
-	int delay = 10000, i;
+	int delay = cli::kDefaultDelayMs, i;
 	bool nginx = false;
 
+	// Every argument is checked before anything is bound, and before the
+	// kernel is asked for its feature (which would hide the rest).
 	for (i = 2; i < argc; i++) {
 		std::string_view a = argv[i];
 		if (a == "--") {
 			i++;
 			break;
 		}
+		if (a == "--help" || a == "-h") {
+			std::fputs(kRunHelp, stdout);
+			std::fputs(kExitHelp, stdout);
+			return 0;
+		}
 		if (a == "--nginx") {
 			nginx = true;
 			continue;
 		}
-		if (i + 1 >= argc)
-			return fail(std::string(a) + " needs a value\n" + kUsage);
+		const char *example = a == "--park" ? "the rendezvous socket's path, e.g. --park "
+						      "/run/srv/handoff"
+				    : a == "--listen" ? "NAME=ADDR, e.g. --listen http=0.0.0.0:80"
+				    : a == "--delay" ? "milliseconds, e.g. --delay 10000"
+				    : nullptr;
+		if (!example) {
+			if (a.starts_with("-"))
+				return run_usage_error("unknown option " + std::string(a) +
+						       ": puds run takes --park, --listen, --delay, "
+						       "--nginx and --help, then -- SERVER ARGS");
+			return run_usage_error("the server " + quoted(a) + " must come after "
+					       "\"--\": puds run --park PATH --listen NAME=ADDR "
+					       "-- " + std::string(a) + " ARGS...");
+		}
+		if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
+			return run_usage_error(std::string(a) + " needs a value: " + example);
 		std::string v = argv[++i];
 		if (a == "--park") {
 			park = v;
 		} else if (a == "--delay") {
-			delay = std::atoi(v.c_str());
-		} else if (a == "--listen") {
+			auto d = cli::parse_delay(v);
+			if (!d)
+				return run_usage_error(d.error().message);
+			delay = *d;
+		} else {
 			auto eq = v.find('=');
 			if (eq == std::string::npos)
-				return fail("--listen " + v + ": NAME=ADDR");
+				return run_usage_error("--listen " + v + ": not NAME=ADDR; " + example);
+			std::string name = v.substr(0, eq);
+			if (auto st = check_name(name); !st)
+				return run_usage_error("--listen " + v + ": " + st.error().message +
+						       ": choose another NAME");
 			auto addr = parse_address(v.substr(eq + 1));
 			if (!addr)
-				return fail(addr.error().message);
-			if (auto st = check_name(v.substr(0, eq)); !st)
-				return fail(st.error().message);
-			listens.push_back({v.substr(0, eq), std::move(addr).value()});
-		} else {
-			return fail("unknown option " + std::string(a) + "\n" + kUsage);
+				return run_usage_error("--listen " + v + ": " + addr.error().message);
+			if (std::any_of(listens.begin(), listens.end(),
+					[&](const Listen &l) { return l.name == name; }))
+				return run_usage_error("--listen " + name + " given twice: each "
+						       "listener needs a NAME of its own");
+			listens.push_back({name, std::move(addr).value()});
 		}
 	}
-	if (park.empty() || listens.empty() || i >= argc)
-		return fail(std::string("--park, at least one --listen and a server are needed\n") +
-			    kUsage);
+	std::vector<std::string> missing;
+	if (park.empty())
+		missing.push_back("--park PATH");
+	if (listens.empty())
+		missing.push_back("--listen NAME=ADDR");
+	if (i >= argc)
+		missing.push_back("-- SERVER");
+	if (!missing.empty()) {
+		std::string m = missing[0];
+		for (std::size_t k = 1; k < missing.size(); k++)
+			m += (k + 1 == missing.size() ? " and " : ", ") + missing[k];
+		return run_usage_error("missing " + m + ": e.g. puds run --park /run/srv/handoff "
+				       "--listen http=0.0.0.0:80 -- /usr/sbin/server ARGS");
+	}
+	if (park.size() >= sizeof(sockaddr_un::sun_path))
+		return run_usage_error("--park " + park + ": at most " +
+				       std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+				       " bytes (a unix socket's path); choose a shorter one");
+	auto server = cli::find_program(argv[i], std::getenv("PATH"));
+	if (!server)
+		return run_usage_error(server.error().message);
+	auto sd = cli::take_listen_fds();
+	if (!sd)
+		return run_usage_error(sd.error().message);
+	auto sd_for = cli::match_listen_fds(*sd, listens);
+	if (!sd_for)
+		return run_usage_error(sd_for.error().message);
+	for (const auto &left : *sd)
+		std::fprintf(stderr, "puds: closing the fd systemd passed as \"%s\": no --listen "
+			     "has its name or its address\n", left.name.c_str());
+	sd->clear();
+	auto dir = cli::check_park_dir(park);
+	if (!dir)
+		return run_usage_error(dir.error().message);
+	if (!dir->empty())
+		std::fprintf(stderr, "puds: %s\n", dir->c_str());
 
-	auto sd = systemd_fds();
 	auto rv = Rendezvous::open(park, delay);
 	if (!rv)
 		return fail(rv.error().message, hint_for(rv.error()));
@@ -179,11 +483,14 @@ int cmd_run(int argc, char **argv)
 
 	Parcel next;
 	std::vector<Fd> fds;
-	for (auto &l : listens) {
-		if (auto it = sd.find(l.name); it != sd.end() &&
-		    std::none_of(parcel->fds.begin(), parcel->fds.end(),
-				 [&](const NamedFd &nf) { return nf.name == l.name; }))
-			parcel->fds.push_back({l.name, std::move(it->second)});
+	for (std::size_t k = 0; k < listens.size(); k++) {
+		const auto &l = listens[k];
+		// What was parked comes first: its queue holds the connections
+		// that waited.  systemd's fd serves where nothing was.
+		if (Fd &given = (*sd_for)[k];
+		    given && std::none_of(parcel->fds.begin(), parcel->fds.end(),
+					  [&](const NamedFd &nf) { return nf.name == l.name; }))
+			parcel->fds.push_back({l.name, std::move(given)});
 		auto fd = take_listener(*parcel, l.name, l.addr, false);
 		if (!fd)
 			return fail(fd.error().message);
@@ -193,6 +500,7 @@ int cmd_run(int argc, char **argv)
 		next.fds.push_back({l.name, std::move(copy).value()});
 		fds.push_back(std::move(fd).value());
 	}
+	sd_for->clear();
 	for (const auto &left : parcel->fds)
 		std::fprintf(stderr, "puds: dropping parked fd \"%s\": no --listen asks for it\n",
 			     left.name.c_str());
@@ -225,20 +533,38 @@ int cmd_run(int argc, char **argv)
 	::setenv("PUDS_RENDEZVOUS_FD", std::to_string(rfd).c_str(), 1);
 	if (nginx)
 		::setenv("NGINX", nginx_env.c_str(), 1);
-	::execvp(argv[i], argv + i);
-	return fail(std::string("exec ") + argv[i] + ": " + std::strerror(errno));
+	::execv(server->c_str(), argv + i);
+	return fail("execv(" + *server + "): " + std::strerror(errno));
 }
 
 } // namespace
 
 int puds_main(int argc, char **argv)
 {
-	if (argc < 2)
-		return fail(kUsage), 2;
+	if (argc < 2) {
+		std::fputs(kUsage, stderr);
+		return usage_error("no command: give one of run, status, check");
+	}
 	std::string_view cmd = argv[1];
 	if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-		std::fputs(kHelp, stdout);
+		std::fputs(kIntro, stdout);
+		std::fputs(kRunHelp, stdout);
+		std::fputs(kMoreHelp, stdout);
+		std::fputs(kExitHelp, stdout);
 		return 0;
+	}
+	if (cmd == "--version") {
+		std::puts("puds " PUDS_VERSION);
+		return 0;
+	}
+	if ((cmd == "check" || cmd == "status") && argc > 2) {
+		std::string_view a = argv[2];
+		if (a == "--help" || a == "-h") {
+			std::fputs(kMoreHelp, stdout);
+			return 0;
+		}
+		return usage_error("puds " + std::string(cmd) + " takes no arguments (" +
+				   quoted(a) + " given): run puds " + std::string(cmd) + " alone");
 	}
 	if (cmd == "check") {
 		auto st = check_kernel_feature();
@@ -265,8 +591,8 @@ int puds_main(int argc, char **argv)
 			std::puts("(no socket with UNIX_DELAY_CLOSE, nothing parked)");
 		return 0;
 	}
-	std::fprintf(stderr, "%s", kUsage);
-	return 2;
+	return usage_error((cmd.starts_with("-") ? "unknown option " : "unknown command ") +
+			   quoted(cmd) + ": the commands are run, status and check");
 }
 
 } // namespace puds
