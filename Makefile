@@ -41,6 +41,7 @@ GUEST_TESTS_BUILD = bash scripts/build-guest-tests.sh $(TREE)
 MKINITRAMFS = bash qemu/mkinitramfs.sh $(TREE)
 
 .PHONY: all help deps kernel-tree kernel kernel-debug check-debug guest-tests initramfs guest check \
+	systemd-guest check-systemd \
 	check-host check-userlib fuzz check-harness check-guest checkpatch check-series eval eval-guest bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
@@ -59,6 +60,7 @@ help:
 	@echo "Tests in the QEMU guest (build the kernel first if needed):"
 	@echo "  make check-harness      the runner must fail on an injected failure, panic, hang and WARN"
 	@echo "  make check-guest        the guest programs of selftests/guest-suites (ONLY=af_unix/diag_uid,...)"
+	@echo "  make check-systemd      the real-systemd guest (Debian's systemd 252 as PID 1): contrib units"
 	@echo "  make check-debug        a KASAN/lockdep/kmemleak kernel: af_unix tests, a STRESS_SECONDS=$(STRESS_SECONDS)"
 	@echo "                          stress run, kmemleak scans; 0 splats, 0 leaks: build/debug/report.md"
 	@echo "  make check-series       build every patch of the series on its own (slow)"
@@ -119,17 +121,42 @@ GUEST_TESTS = $(RUN) --timeout $(TIMEOUT) --out $(B)/guest/run \
 	--expect-list $(B)/guest-tests/list --allowed-skips selftests/guest-skips \
 	--results $(RESULTS)/guest.json --only "$(ONLY)" --append "$(APPEND)"
 
+# make check-systemd: the real-systemd guest.  Debian 12's systemd 252 is
+# PID 1 (rdinit=), in a root made from Debian's packages without root
+# privileges (qemu/systemd/mkroot.py, cached in PUDS_CACHE), under the same
+# runner, test channel and splat scan; it runs selftests/systemd-suites:
+# the example units of userlib/contrib/systemd, SIGKILLed and stopped.
+SD_DIR := $(B)/systemd
+SD_PACKAGES := systemd lighttpd
+PUDS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/puds
+SYSTEMD_TESTS = $(RUN) --initrd $(SD_DIR)/initramfs.cpio --timeout $(TIMEOUT) --suite systemd \
+	--out $(SD_DIR)/run --expect-list $(SD_DIR)/tests/list --allowed-skips selftests/guest-skips \
+	--results $(RESULTS)/systemd.json --only "$(ONLY)" \
+	--append "rdinit=/lib/systemd/systemd systemd.unit=puds-guest.target $(APPEND)"
+
+systemd-guest: kernel
+	@python3 qemu/systemd/mkroot.py $(SD_DIR)/root $(PUDS_CACHE)/debs $(SD_PACKAGES)
+	@$(GUEST_TESTS_BUILD) $(KOBJ) $(SD_DIR)/tests selftests/systemd-suites
+	@$(MKINITRAMFS) $(SD_DIR)/tests $(SD_DIR)/initramfs.cpio $(SD_DIR)/root
+
+check-systemd: deps systemd-guest
+	@$(SYSTEMD_TESTS)
+
 check: deps
 	@rm -rf $(RESULTS); mkdir -p $(RESULTS)
 	@rc=0; \
 	$(HOST_TESTS) || rc=1; \
 	$(USERLIB_TESTS) || rc=1; \
-	if bash scripts/step.sh $(RESULTS)/build.json build $(MAKE) -s guest; then \
+	if bash scripts/step.sh $(RESULTS)/build.json build $(MAKE) --no-print-directory guest; then \
 		$(CHECKPATCH) || rc=1; \
 		$(UAPI_CHECK) || rc=1; \
 		$(STRUCT_SIZE) || rc=1; \
 		$(HARNESS_TESTS) || rc=1; \
 		$(GUEST_TESTS) || rc=1; \
+	else rc=1; fi; \
+	if bash scripts/step.sh $(RESULTS)/systemd-build.json systemd-build \
+		$(MAKE) --no-print-directory systemd-guest; then \
+		$(SYSTEMD_TESTS) || rc=1; \
 	else rc=1; fi; \
 	python3 qemu/harness.py summary $(RESULTS) || rc=1; \
 	exit $$rc

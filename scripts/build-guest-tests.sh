@@ -18,8 +18,10 @@
 #                       (bpftool gen skeleton: <name>.skel.h) put on the
 #                       include path; the programs then link libbpf.
 #   repo:<folder>/<program>.c   only that program of the folder.
-#   cmake:<project>     that CMake project's guest programs
-#                       (tests/guest/<name>.cpp, each a target of that name).
+#   cmake:<project>[:<folder>]   that CMake project's guest programs
+#                       (<folder>/<name>.cpp, each a target of that name;
+#                       <folder> is tests/guest unless given), and the
+#                       files <folder>/extra.sh names.
 set -euo pipefail
 shopt -s nullglob
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -118,12 +120,15 @@ build_kselftest() {
 
 # cmake: guest programs of a CMake project of this repository.
 build_cmake() {
-	local name=$1 timeout=$2 proj=$top/$3 bdir=$work/cmake/$3 c p
+	local name=$1 timeout=$2 proj=$top/${3%%:*} folder=tests/guest bdir c p
+	case $3 in *:*) folder=${3#*:} ;; esac
+	bdir=$work/cmake/${3%%:*}
 	cmake -S "$proj" -B "$bdir" -DPUDS_GUEST_TESTS=ON -DPUDS_TESTS=OFF -DPUDS_SELFTEST_LIB="$lib" \
 		-DCMAKE_BUILD_TYPE=Release >/dev/null
-	[ -x "$proj/tests/guest/extra.sh" ] &&
-		"$proj/tests/guest/extra.sh" "$bdir" >>"$out/extra.tmp"
-	for c in "$proj"/tests/guest/*.cpp; do
+	if [ -x "$proj/$folder/extra.sh" ]; then
+		"$proj/$folder/extra.sh" "$bdir" >>"$out/extra.tmp"
+	fi
+	for c in "$proj/$folder"/*.cpp; do
 		p=$(basename "$c" .cpp)
 		cmake --build "$bdir" -j"$(nproc)" --target "$p" >/dev/null
 		cp "$bdir/$p" "$out/$name/$p"

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The example units of userlib/contrib/systemd under a real systemd (Debian
+// 12's systemd 252 as PID 1 in the guest, qemu/systemd/): lighttpd under
+// `puds run`, as a plain service and socket-activated.  For each:
+//   - `systemctl kill -s KILL` the service while clients keep sending HTTP
+//     requests: systemd restarts it (Restart=always, RestartSec=1) and
+//     every request of the gap is answered;
+//   - `systemctl stop`, requests for 2 s, `systemctl start`: every request
+//     of the gap is answered.  (systemd's fd store, FDSTORE=1, drops the
+//     fds of a stopped service; a parked queue stays for --delay.)
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "guest_util.hpp"
+
+namespace {
+
+struct Variant {
+	const char *name;
+	const char *start_unit;	// what `systemctl start` is given first
+	const char *service;	// the service that runs puds and lighttpd
+	int port;
+};
+
+const Variant kVariants[] = {
+	{"service", "puds-lighttpd.service", "puds-lighttpd.service", 8080},
+	{"socket", "puds-lighttpd-socket.socket", "puds-lighttpd-socket.service", 8081},
+};
+
+const int kGapRequests = 20;
+
+// systemctl ARGS...: its exit status (its messages go to our output).
+int systemctl(std::vector<std::string> args, std::string *out = nullptr)
+{
+	int pipefd[2];
+	if (out && pipe(pipefd))
+		return -1;
+	pid_t pid = fork();
+	if (!pid) {
+		std::vector<char *> argv{const_cast<char *>("systemctl")};
+		for (auto &a : args)
+			argv.push_back(a.data());
+		argv.push_back(nullptr);
+		if (out) {
+			dup2(pipefd[1], 1);
+			close(pipefd[0]);
+		}
+		execv("/bin/systemctl", argv.data());
+		_exit(127);
+	}
+	if (out) {
+		close(pipefd[1]);
+		char buf[256];
+		ssize_t n;
+		while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
+			out->append(buf, n);
+		close(pipefd[0]);
+		while (!out->empty() && out->back() == '\n')
+			out->pop_back();
+	}
+	int st;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+std::string property(const char *unit, const char *name)
+{
+	std::string v;
+	systemctl({"show", "-P", name, unit}, &v);
+	return v;
+}
+
+int request(int port)
+{
+	return guest::tcp_connect(port, "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n");
+}
+
+// A "200 OK" with the page, within 15 s.
+bool answered(int fd)
+{
+	std::string got;
+	char buf[512];
+	pollfd p{fd, POLLIN, 0};
+	while (poll(&p, 1, 15000) == 1) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		got.append(buf, n);
+	}
+	close(fd);
+	return got.find(" 200 OK") != std::string::npos &&
+	       got.find("served by puds") != std::string::npos;
+}
+
+bool serving(int port)
+{
+	for (int i = 0; i < 300; i++) {
+		int fd = request(port);
+		if (fd >= 0 && answered(fd))
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+// kGapRequests requests, one every @spacing_us: how many were answered.
+// Every connect() must succeed: the listener is never closed.
+int gap_requests(int port, int spacing_us, const char *what)
+{
+	std::vector<int> fds;
+	for (int i = 0; i < kGapRequests; i++) {
+		int fd = request(port);
+		if (fd >= 0)
+			fds.push_back(fd);
+		else
+			std::printf("# %s: request %d: connect: %s\n", what, i, std::strerror(errno));
+		usleep(spacing_us);
+	}
+	int ok = 0;
+	for (int fd : fds)
+		ok += answered(fd);
+	std::printf("# %s: %d of %d requests of the gap answered\n", what, ok, kGapRequests);
+	return ok;
+}
+
+void dump_journal(const Variant &v)
+{
+	std::printf("# journal of %s:\n", v.service);
+	std::fflush(stdout);
+	systemctl({"status", "--no-pager", "-n", "20", v.service});
+}
+
+void run(const Variant &v)
+{
+	std::string n = v.name;
+
+	int rc = systemctl({"start", v.start_unit});
+	if (v.start_unit != std::string(v.service) && !rc)
+		rc = systemctl({"start", v.service});
+	bool up = !rc && serving(v.port);
+	tap_result(up, "%s: systemctl start %s; lighttpd serves under puds run", v.name,
+		   v.start_unit);
+	if (!up) {
+		dump_journal(v);
+		tap_result(false, "%s: SIGKILL: not reached", v.name);
+		tap_result(false, "%s: stop, then start: not reached", v.name);
+		return;
+	}
+
+	// A crash: SIGKILL to every process of the service; systemd restarts
+	// it one second later, and puds run hands the waiting queue over.
+	std::string pid = property(v.service, "MainPID");
+	std::string restarts = property(v.service, "NRestarts");
+	rc = systemctl({"kill", "-s", "KILL", v.service});
+	int ok = gap_requests(v.port, 50000, (n + ": SIGKILL").c_str());
+	bool restarted = serving(v.port) && property(v.service, "MainPID") != pid &&
+			 property(v.service, "NRestarts") != restarts;
+	tap_result(!rc && restarted && ok == kGapRequests,
+		   "%s: systemctl kill -s KILL; systemd restarts it; %d of %d requests of the gap answered",
+		   v.name, ok, kGapRequests);
+	if (!restarted)
+		dump_journal(v);
+
+	// Stopped for 2 s, then started.
+	rc = systemctl({"stop", v.service});
+	ok = gap_requests(v.port, 2000000 / kGapRequests, (n + ": stop, 2 s, start").c_str());
+	rc |= systemctl({"start", v.service});
+	tap_result(!rc && serving(v.port) && ok == kGapRequests,
+		   "%s: systemctl stop, 2 s, systemctl start: %d of %d requests of the gap answered",
+		   v.name, ok, kGapRequests);
+
+	systemctl({"stop", v.service});
+	if (v.start_unit != std::string(v.service))
+		systemctl({"stop", v.start_unit});
+}
+
+} // namespace
+
+int main()
+{
+	signal(SIGPIPE, SIG_IGN);
+	tap_plan(3 * std::size(kVariants));
+	std::string pid1;
+	if (std::FILE *f = std::fopen("/proc/1/comm", "r")) {
+		char comm[64] = {};
+		if (std::fgets(comm, sizeof(comm), f))
+			pid1 = comm;
+		std::fclose(f);
+	}
+	if (pid1 != "systemd\n")
+		tap_bail("PID 1 is \"%s\", not systemd: run me in the real-systemd guest",
+			 pid1.c_str());
+	std::string version;
+	systemctl({"--version"}, &version);
+	std::printf("# %s\n", version.substr(0, version.find('\n')).c_str());
+	mkdir("/var/www", 0755);
+	mkdir("/var/www/html", 0755);
+	if (std::FILE *f = std::fopen("/var/www/html/index.html", "w")) {
+		std::fputs("served by puds\n", f);
+		std::fclose(f);
+	}
+	for (const auto &v : kVariants)
+		run(v);
+	return tap_finish();
+}
