@@ -36,7 +36,7 @@ def main():
     passed, failures = 0, []
 
     jobs = str(os.cpu_count() or 2)
-    if (run(["cmake", "-S", SRC, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Debug"],
+    if (run(["cmake", "-S", SRC, "-B", BUILD, "-DCMAKE_BUILD_TYPE=Debug", "-DPUDS_TESTS=ON"],
             stdout=subprocess.DEVNULL).returncode or
             run(["cmake", "--build", BUILD, "-j", jobs]).returncode):
         failures.append("userlib: the library or its tests do not build")
@@ -52,7 +52,8 @@ def main():
     env = dict(os.environ, CXX="clang++")
     fuzz = os.path.join(FUZZ_BUILD, "fuzz", "parcel_fuzz")
     corpus = os.path.join(FUZZ_BUILD, "corpus")
-    if (run(["cmake", "-S", SRC, "-B", FUZZ_BUILD, "-DPUDS_FUZZ=ON", "-DPUDS_TESTS=OFF"],
+    if (run(["cmake", "-S", SRC, "-B", FUZZ_BUILD, "-DPUDS_FUZZ=ON", "-DPUDS_TESTS=OFF",
+              "-DCMAKE_BUILD_TYPE=Debug"],
             env=env, stdout=subprocess.DEVNULL).returncode or
             run(["cmake", "--build", FUZZ_BUILD, "-j", jobs, "--target", "parcel_fuzz"]).returncode):
         failures.append("userlib: the parcel fuzzer does not build")

@@ -77,9 +77,11 @@ Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
 		// v1 of the series took the option only once bound.
 		if (s.error().code == std::errc::address_not_available)
 			return Error::invalid(
-				"this kernel takes UNIX_DELAY_CLOSE only after bind() (the "
-				"series' v1): puds needs v2, which arms the socket before "
-				"bind() (kernel-patches/)", std::errc::operation_not_supported);
+				"this kernel takes UNIX_DELAY_CLOSE only after bind() "
+				"(setsockopt(SOL_UNIX, UNIX_DELAY_CLOSE) on an unbound socket: "
+				"EADDRNOTAVAIL), as v1 of the puds patch series did: the "
+				"library needs Linux with v2 or later of the series, which "
+				"arms the socket before bind()", std::errc::operation_not_supported);
 		return std::move(s).error();
 	}
 

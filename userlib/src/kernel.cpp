@@ -26,8 +26,10 @@ Status check_kernel_feature()
 		return Error::invalid(
 			"this kernel has no UNIX_DELAY_CLOSE (getsockopt(SOL_UNIX, "
 			"UNIX_DELAY_CLOSE): " + std::error_code(err, std::generic_category()).message() +
-			"): parking fds across a restart needs a kernel with the puds series "
-			"(kernel-patches/)", std::errc::operation_not_supported);
+			"): parking fds across a restart needs the UNIX_DELAY_CLOSE socket "
+			"option of AF_UNIX, which only Linux with the puds patch series "
+			"applied has; `puds check` tells whether the running kernel has it",
+			std::errc::operation_not_supported);
 	return Error::from_errno("getsockopt(SOL_UNIX, UNIX_DELAY_CLOSE)", err);
 }
 

@@ -23,6 +23,8 @@ TEST_CASE("the kernel feature is detected, or its absence said plainly")
 		REQUIRE_FALSE(st);
 		CHECK(st.error().code == std::errc::operation_not_supported);
 		CHECK(st.error().message.find("this kernel has no UNIX_DELAY_CLOSE") == 0);
-		CHECK(st.error().message.find("puds series") != std::string::npos);
+		CHECK(st.error().message.find("puds patch series") != std::string::npos);
+		CHECK(st.error().message.find("puds check") != std::string::npos);
+		CHECK(st.error().message.find("kernel-patches") == std::string::npos);
 	}
 }

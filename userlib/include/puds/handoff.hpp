@@ -41,9 +41,10 @@ public:
 	// alive (EADDRINUSE: "another process owns ...") nor a parked queue
 	// this process may not take (EPERM).  Fails with
 	// operation_not_supported on a kernel without UNIX_DELAY_CLOSE (or
-	// with the series' v1, which took it only after bind()).  Once bound,
-	// the socket is never disarmed but by set_delay(0): an error or a
-	// crash after open() parks the queue again.
+	// with v1 of the puds patch series, which took it only after
+	// bind()).  Once bound, the socket is never disarmed but by
+	// set_delay(0): an error or a crash after open() parks the queue
+	// again.
 	static Result<Rendezvous> open(const std::string &path, int delay_ms);
 
 	const std::string &path() const { return path_; }
