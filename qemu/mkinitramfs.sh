@@ -48,7 +48,7 @@ list=$out.list
 			done
 	fi
 	for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp /run /root /etc /tests /tests/bin; do
-		echo "dir $d 755 0 0"
+		in_root "$d" || echo "dir $d 755 0 0"
 	done
 	echo "nod /dev/console 600 0 0 c 5 1"
 	echo "nod /dev/null 666 0 0 c 1 3"
@@ -72,7 +72,9 @@ list=$out.list
 			dirs="$p $dirs"
 			p=$(dirname "$p")
 		done
-		for p in $dirs; do echo "dir $p 755 0 0"; done
+		# A "dir" entry replaces a link of ROOT's (/lib -> usr/lib) by a
+		# directory: the unpacker does not follow the last component.
+		for p in $dirs; do in_root "$p" || echo "dir $p 755 0 0"; done
 		echo "file $1 $2 ${4:-755} 0 0"
 		# A dynamically linked program brings its shared libraries and
 		# the loader (ldd lists them all), at the paths it looks them up by.

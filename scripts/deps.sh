@@ -11,6 +11,7 @@ pkgs=(
 	build-essential bc bison flex libelf-dev xz-utils perl python3 python3-ply python3-git git file ccache rsync
 	busybox-static qemu-system-x86
 	cmake pkg-config catch2 libmnl-dev clang libclang-rt-14-dev libbenchmark-dev
+	groff-base mandoc
 	libpcre2-8-0 libnettle8 libxxhash0 libcrypt1 libssl3 zlib1g
 )
 # The kernel source kernel-patches/BASE names (scripts/kernel-source.sh):

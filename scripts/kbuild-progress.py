@@ -45,8 +45,9 @@ def main(argv):
             sys.stdout.flush()
     if steps:
         show()
-        # Only a build from scratch (or nearly) sets the total.
-        if steps > total:
+        # Only a build from scratch (or nearly: hundreds of steps) sets
+        # the total; an incremental one says nothing about it.
+        if steps > max(total, 500):
             with open(count_file, "w") as f:
                 f.write(f"{steps}\n")
     return 0

@@ -2,9 +2,9 @@
 // The example units of userlib/contrib/systemd under a real systemd (Debian
 // 12's systemd 252 as PID 1 in the guest, qemu/systemd/): lighttpd under
 // `puds run`, as a plain service and socket-activated.  For each:
-//   - `systemctl kill -s KILL` the service while clients keep sending HTTP
-//     requests: systemd restarts it (Restart=always, RestartSec=1) and
-//     every request of the gap is answered;
+//   - `systemctl kill -s KILL`, then `-s TERM`, the service while clients
+//     keep sending HTTP requests: systemd restarts it (Restart=always,
+//     RestartSec=1) and every request of the gap is answered;
 //   - `systemctl stop`, requests for 2 s, `systemctl start`: every request
 //     of the gap is answered.  (systemd's fd store, FDSTORE=1, drops the
 //     fds of a stopped service; a parked queue stays for --delay.)
@@ -114,9 +114,9 @@ bool serving(int port)
 	return false;
 }
 
-// kGapRequests requests, one every @spacing_us: how many were answered.
-// Every connect() must succeed: the listener is never closed.
-int gap_requests(int port, int spacing_us, const char *what)
+// kGapRequests requests, one every @spacing_us, while nothing serves: their
+// fds.  Every connect() must succeed: the listener is never closed.
+std::vector<int> send_gap_requests(int port, int spacing_us, const char *what)
 {
 	std::vector<int> fds;
 	for (int i = 0; i < kGapRequests; i++) {
@@ -127,6 +127,12 @@ int gap_requests(int port, int spacing_us, const char *what)
 			std::printf("# %s: request %d: connect: %s\n", what, i, std::strerror(errno));
 		usleep(spacing_us);
 	}
+	return fds;
+}
+
+// How many of @fds got their page, once a server runs again.
+int answered_all(const std::vector<int> &fds, const char *what)
+{
 	int ok = 0;
 	for (int fd : fds)
 		ok += answered(fd);
@@ -134,11 +140,27 @@ int gap_requests(int port, int spacing_us, const char *what)
 	return ok;
 }
 
-void dump_journal(const Variant &v)
+void run_quiet(const char *path, std::vector<const char *> argv)
 {
-	std::printf("# journal of %s:\n", v.service);
 	std::fflush(stdout);
-	systemctl({"status", "--no-pager", "-n", "20", v.service});
+	argv.push_back(nullptr);
+	pid_t pid = fork();
+	if (!pid) {
+		execv(path, const_cast<char **>(argv.data()));
+		_exit(127);
+	}
+	waitpid(pid, nullptr, 0);
+}
+
+// What an operator would look at when a handoff failed: the journal of the
+// service, and what the kernel holds (puds status, its counters).
+void dump_state(const Variant &v)
+{
+	std::printf("# journal of %s, puds status, /proc/net/unix_delay_close:\n", v.service);
+	run_quiet("/bin/journalctl", {"journalctl", "--no-pager", "-o", "cat", "-n", "30", "-u",
+				      v.service});
+	run_quiet("/usr/bin/puds", {"puds", "status"});
+	run_quiet("/bin/cat", {"cat", "/proc/net/unix_delay_close"});
 }
 
 void run(const Variant &v)
@@ -152,33 +174,45 @@ void run(const Variant &v)
 	tap_result(up, "%s: systemctl start %s; lighttpd serves under puds run", v.name,
 		   v.start_unit);
 	if (!up) {
-		dump_journal(v);
+		dump_state(v);
 		tap_result(false, "%s: SIGKILL: not reached", v.name);
+		tap_result(false, "%s: SIGTERM: not reached", v.name);
 		tap_result(false, "%s: stop, then start: not reached", v.name);
 		return;
 	}
 
-	// A crash: SIGKILL to every process of the service; systemd restarts
-	// it one second later, and puds run hands the waiting queue over.
-	std::string pid = property(v.service, "MainPID");
-	std::string restarts = property(v.service, "NRestarts");
-	rc = systemctl({"kill", "-s", "KILL", v.service});
-	int ok = gap_requests(v.port, 50000, (n + ": SIGKILL").c_str());
-	bool restarted = serving(v.port) && property(v.service, "MainPID") != pid &&
-			 property(v.service, "NRestarts") != restarts;
-	tap_result(!rc && restarted && ok == kGapRequests,
-		   "%s: systemctl kill -s KILL; systemd restarts it; %d of %d requests of the gap answered",
-		   v.name, ok, kGapRequests);
-	if (!restarted)
-		dump_journal(v);
+	// A crash (SIGKILL), then a plain exit (SIGTERM), of every process of
+	// the service; systemd restarts it one second later (Restart=always,
+	// RestartSec=1), and puds run hands the waiting queue over.  The
+	// second round re-parks a queue that was adopted once.
+	for (const char *sig : {"KILL", "TERM"}) {
+		std::string what = n + ": SIG" + sig;
+		std::string pid = property(v.service, "MainPID");
+		std::string restarts = property(v.service, "NRestarts");
+		rc = systemctl({"kill", "-s", sig, v.service});
+		auto fds = send_gap_requests(v.port, 50000, what.c_str());
+		int ok = answered_all(fds, what.c_str());
+		bool restarted = serving(v.port) && property(v.service, "MainPID") != pid &&
+				 property(v.service, "NRestarts") != restarts;
+		tap_result(!rc && restarted && ok == kGapRequests,
+			   "%s: systemctl kill -s %s; systemd restarts it; %d of %d requests of the gap answered",
+			   v.name, sig, ok, kGapRequests);
+		if (!restarted || ok != kGapRequests)
+			dump_state(v);
+	}
 
-	// Stopped for 2 s, then started.
+	// Stopped for 2 s, then started; the answers are read once it runs
+	// (reading them before would wait out the delay: nothing serves).
+	std::string what = n + ": stop, 2 s, start";
 	rc = systemctl({"stop", v.service});
-	ok = gap_requests(v.port, 2000000 / kGapRequests, (n + ": stop, 2 s, start").c_str());
+	auto fds = send_gap_requests(v.port, 2000000 / kGapRequests, what.c_str());
 	rc |= systemctl({"start", v.service});
+	int ok = answered_all(fds, what.c_str());
 	tap_result(!rc && serving(v.port) && ok == kGapRequests,
 		   "%s: systemctl stop, 2 s, systemctl start: %d of %d requests of the gap answered",
 		   v.name, ok, kGapRequests);
+	if (ok != kGapRequests)
+		dump_state(v);
 
 	systemctl({"stop", v.service});
 	if (v.start_unit != std::string(v.service))
@@ -190,7 +224,7 @@ void run(const Variant &v)
 int main()
 {
 	signal(SIGPIPE, SIG_IGN);
-	tap_plan(3 * std::size(kVariants));
+	tap_plan(4 * std::size(kVariants));
 	std::string pid1;
 	if (std::FILE *f = std::fopen("/proc/1/comm", "r")) {
 		char comm[64] = {};
