@@ -82,6 +82,18 @@ Result<Rendezvous> Rendezvous::open(const std::string &path, int delay_ms)
 				"EADDRNOTAVAIL), as v1 of the puds patch series did: the "
 				"library needs Linux with v2 or later of the series, which "
 				"arms the socket before bind()", std::errc::operation_not_supported);
+		// Nothing adopted: whatever is parked at @path stays parked.
+		if (s.error().code == std::errc::invalid_argument) {
+			auto max = delay_close_max_ms();
+			return Error{s.error().code, s.error().message + ": the delay is above "
+				     "net.unix.delay_close_max_ms (" +
+				     (max ? std::to_string(*max) : "unreadable") + " ms)"};
+		}
+		if (s.error().code == std::error_code(EDQUOT, std::generic_category()))
+			return Error{s.error().code, s.error().message + ": this user is at its cap "
+				     "of armed sockets and parked queues "
+				     "(net.unix.delay_close_max_per_user); nothing was adopted, what is "
+				     "parked at " + path + " stays parked"};
 		return std::move(s).error();
 	}
 

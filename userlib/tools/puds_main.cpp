@@ -470,6 +470,22 @@ int cmd_run(int argc, char **argv)
 	if (!dir->empty())
 		std::fprintf(stderr, "puds: %s\n", dir->c_str());
 
+	// The delay the kernel takes, decided before anything is adopted: a
+	// setsockopt() that fails must fail on a socket that holds nothing.
+	// (Unreadable: a kernel without the feature, which open() reports.)
+	if (auto max = delay_close_max_ms()) {
+		auto chosen = choose_delay(delay, *max);
+		if (!chosen)
+			return fail(chosen.error().message);
+		if (!chosen->warning.empty())
+			std::fprintf(stderr, "puds: %s\n", chosen->warning.c_str());
+		delay = chosen->delay_ms;
+	}
+
+	// From the moment open() adopts, every failure below exits with the
+	// rendezvous armed: closing it parks the queue again, listeners and
+	// waiting connections included, for the next `puds run`.  Nothing
+	// here disarms it (set_delay(0)) or unlinks its path.
 	auto rv = Rendezvous::open(park, delay);
 	if (!rv)
 		return fail(rv.error().message, hint_for(rv.error()));
@@ -534,7 +550,13 @@ int cmd_run(int argc, char **argv)
 	if (nginx)
 		::setenv("NGINX", nginx_env.c_str(), 1);
 	::execv(server->c_str(), argv + i);
-	return fail("execv(" + *server + "): " + std::strerror(errno));
+	int err = errno;
+	// Exiting closes the rendezvous armed: the kernel parks the listeners
+	// (and the connections waiting on them) again.
+	return fail("execv(" + *server + "): " + std::strerror(err) + ": the listeners stay "
+		    "parked at " + park + " for " + std::to_string(delay) + " ms",
+		    "fix the server and run puds again: the connections waiting now are "
+		    "handed to it");
 }
 
 } // namespace
