@@ -136,7 +136,14 @@ const char *hint_for(const Error &e)
 
 std::string quoted(std::string_view s)
 {
-	return "\"" + std::string(s) + "\"";
+	// Appended, not "\"" + std::string(s) + "\"": GCC 12's -Wrestrict
+	// takes that for an overlapping memcpy at -O2 (GCC bug 105651).
+	std::string q;
+	q.reserve(s.size() + 2);
+	q += '"';
+	q += s;
+	q += '"';
+	return q;
 }
 
 } // namespace
