@@ -162,8 +162,9 @@ Result<long long> parse_integer(std::string_view what, std::string_view text, lo
 		return Error::invalid(std::string(what) + " is empty: " + range);
 	if (ec == std::errc::result_out_of_range ||
 	    (ec == std::errc() && end == text.data() + text.size() && (v < min || v > max)))
-		return Error::invalid(std::string(what) + " " + quoted(text) + " is out of range: " +
-				      range, std::errc::result_out_of_range);
+		return Error(std::errc::result_out_of_range,
+			     std::string(what) + " " + quoted(text) + " is out of range: " +
+			     range);
 	if (ec != std::errc() || end != text.data() + text.size())
 		return Error::invalid(std::string(what) + " " + quoted(text) +
 				      " is not a decimal integer: " + range);
@@ -230,30 +231,29 @@ Result<std::vector<NamedFd>> take_listen_fds(int first)
 	Result<std::vector<std::string>> names = std::vector<std::string>{};
 	if (count && *count > 0)
 		names = listen_fds_names(names_env, *count);
+	// Unset whatever they say: the server must not take them for its own.
 	::unsetenv("LISTEN_PID");
 	::unsetenv("LISTEN_FDS");
 	::unsetenv("LISTEN_FDNAMES");
-	if (!count)
-		return std::move(count).error();
-	if (!names)
-		return std::move(names).error();
+	int nfds = PUDS_TRY(std::move(count));
+	std::vector<std::string> fd_names = PUDS_TRY(std::move(names));
 
-	for (int i = 0; i < *count; i++)
+	for (int i = 0; i < nfds; i++)
 		if (::fcntl(first + i, F_GETFD) < 0)
 			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
-						 ", F_GETFD): LISTEN_FDS=" + std::to_string(*count) +
+						 ", F_GETFD): LISTEN_FDS=" + std::to_string(nfds) +
 						 " passes fds " + std::to_string(first) + " to " +
-						 std::to_string(first + *count - 1) + ", but fd " +
+						 std::to_string(first + nfds - 1) + ", but fd " +
 						 std::to_string(first + i) + " is not open");
 	std::vector<NamedFd> out;
-	for (int i = 0; i < *count; i++) {
+	for (int i = 0; i < nfds; i++) {
 		Fd fd = Fd::adopt(::fcntl(first + i, F_DUPFD_CLOEXEC, 100));
 		if (!fd)
 			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
 						 ", F_DUPFD_CLOEXEC)");
-		out.push_back({std::move((*names)[i]), std::move(fd)});
+		out.push_back({std::move(fd_names[i]), std::move(fd)});
 	}
-	for (int i = 0; i < *count; i++)
+	for (int i = 0; i < nfds; i++)
 		::close(first + i);
 	return out;
 }
@@ -305,15 +305,16 @@ Result<std::string> check_park_dir(const std::string &park)
 
 	if (::stat(dir.c_str(), &st)) {
 		if (errno == ENOENT)
-			return Error::invalid("the park directory " + dir + " of --park " + park +
-					      " does not exist: create it, e.g. install -d -m 0700 " +
-					      dir, std::errc::no_such_file_or_directory);
+			return Error(std::errc::no_such_file_or_directory,
+				     "the park directory " + dir + " of --park " + park +
+				     " does not exist: create it, e.g. install -d -m 0700 " +
+				     dir);
 		return Error::from_errno("stat(" + dir + ")");
 	}
 	if (!S_ISDIR(st.st_mode))
-		return Error::invalid(dir + " in --park " + park + " is not a directory: park in a "
-				      "directory of its own, e.g. install -d -m 0700 /run/srv",
-				      std::errc::not_a_directory);
+		return Error(std::errc::not_a_directory,
+			     dir + " in --park " + park + " is not a directory: park in a "
+			     "directory of its own, e.g. install -d -m 0700 /run/srv");
 	if (!(st.st_mode & 077))
 		return std::string();
 
@@ -335,8 +336,7 @@ Result<std::string> find_program(const std::string &name, const char *path)
 		if (::stat(file.c_str(), &st))
 			return Error::from_errno("stat(" + file + ")");
 		if (!S_ISREG(st.st_mode))
-			return Error::invalid(file + " is not a regular file",
-					      std::errc::permission_denied);
+			return Error(std::errc::permission_denied, file + " is not a regular file");
 		if (::access(file.c_str(), X_OK))
 			return Error::from_errno("access(" + file + ", X_OK)");
 		return Ok{};
@@ -363,9 +363,9 @@ Result<std::string> find_program(const std::string &name, const char *path)
 			break;
 		rest.remove_prefix(colon + 1);
 	}
-	return Error::invalid("server " + quoted(name) + " is not an executable file in PATH=" +
-			      dirs + ": give its full path, or add its directory to PATH",
-			      std::errc::no_such_file_or_directory);
+	return Error(std::errc::no_such_file_or_directory,
+		     "server " + quoted(name) + " is not an executable file in PATH=" +
+		     dirs + ": give its full path, or add its directory to PATH");
 }
 
 } // namespace cli
