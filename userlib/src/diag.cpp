@@ -88,8 +88,7 @@ const char *DelayCloseEntry::state_name() const
 
 Result<std::vector<DelayCloseEntry>> list_delay_close()
 {
-	if (auto st = check_kernel_feature(); !st)
-		return std::move(st).error();
+	PUDS_TRY(check_kernel_feature());
 
 	std::unique_ptr<mnl_socket, int (*)(mnl_socket *)> nl(mnl_socket_open(NETLINK_SOCK_DIAG),
 								mnl_socket_close);

@@ -27,8 +27,8 @@ Result<SockAddr> to_sockaddr(const Address &a)
 	if (a.kind == Address::Kind::unix_stream) {
 		auto *sun = reinterpret_cast<sockaddr_un *>(&out.ss);
 		if (a.path.empty() || a.path.size() >= sizeof(sun->sun_path))
-			return Error::invalid("unix path \"" + a.path + "\" too long or empty",
-					      std::errc::filename_too_long);
+			return Error(std::errc::filename_too_long,
+				     "unix path \"" + a.path + "\" too long or empty");
 		sun->sun_family = AF_UNIX;
 		std::memcpy(sun->sun_path, a.path.data(), a.path.size());
 		out.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + a.path.size() + 1);
@@ -126,24 +126,19 @@ Result<Address> parse_address(std::string_view spec)
 		return bad("the port must be 0 to 65535");
 	a.host = std::string(host);
 	a.port = static_cast<std::uint16_t>(v);
-	if (auto sa = to_sockaddr(a); !sa)
-		return std::move(sa).error();
+	PUDS_TRY(to_sockaddr(a));
 	return a;
 }
 
 Result<Fd> bind_listener(const Address &a, int backlog)
 {
-	auto sa = to_sockaddr(a);
-	if (!sa)
-		return std::move(sa).error();
-	Fd fd = Fd::adopt(::socket(sa->ss.ss_family, sock_type(a.kind) | SOCK_CLOEXEC, 0));
-	if (!fd)
-		return Error::from_errno("socket(" + a.str() + ")");
+	SockAddr sa = PUDS_TRY(to_sockaddr(a));
+	Fd fd = PUDS_TRY(Fd::socket(sa.ss.ss_family, sock_type(a.kind)));
 	int one = 1;
 	if (a.kind == Address::Kind::tcp &&
 	    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
 		return Error::from_errno("setsockopt(" + a.str() + ", SO_REUSEADDR)");
-	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa->ss), sa->len))
+	if (::bind(fd.get(), reinterpret_cast<sockaddr *>(&sa.ss), sa.len))
 		return Error::from_errno("bind(" + a.str() + ")");
 	if (a.kind != Address::Kind::udp && ::listen(fd.get(), backlog))
 		return Error::from_errno("listen(" + a.str() + ")");
@@ -152,36 +147,34 @@ Result<Fd> bind_listener(const Address &a, int backlog)
 
 Status check_listener(int fd, const Address &a)
 {
-	auto want = to_sockaddr(a);
-	if (!want)
-		return std::move(want).error();
+	SockAddr want = PUDS_TRY(to_sockaddr(a));
 	SockAddr got;
 	got.len = sizeof(got.ss);
 	if (::getsockname(fd, reinterpret_cast<sockaddr *>(&got.ss), &got.len))
 		return Error::from_errno("getsockname(fd " + std::to_string(fd) + ")");
 
 	std::string who = "the handed-over fd " + std::to_string(fd) + " for " + a.str();
-	if (got.ss.ss_family != want->ss.ss_family)
+	if (got.ss.ss_family != want.ss.ss_family)
 		return Error::invalid(who + " is of another address family");
 	if (getint(fd, SOL_SOCKET, SO_TYPE) != sock_type(a.kind))
 		return Error::invalid(who + " is of another socket type");
 	if (a.kind != Address::Kind::udp && getint(fd, SOL_SOCKET, SO_ACCEPTCONN) != 1)
 		return Error::invalid(who + " is not listening");
 	if (a.kind == Address::Kind::unix_stream) {
-		if (got.len != want->len || std::memcmp(&got.ss, &want->ss, got.len))
+		if (got.len != want.len || std::memcmp(&got.ss, &want.ss, got.len))
 			return Error::invalid(who + " is bound to another path");
 		return Ok{};
 	}
 	bool any = a.host.empty() || a.host == "*";
 	if (got.ss.ss_family == AF_INET) {
 		auto *g = reinterpret_cast<sockaddr_in *>(&got.ss);
-		auto *w = reinterpret_cast<sockaddr_in *>(&want->ss);
+		auto *w = reinterpret_cast<sockaddr_in *>(&want.ss);
 		if (g->sin_port != w->sin_port ||
 		    (!any && g->sin_addr.s_addr != w->sin_addr.s_addr))
 			return Error::invalid(who + " is bound to another address or port");
 	} else {
 		auto *g = reinterpret_cast<sockaddr_in6 *>(&got.ss);
-		auto *w = reinterpret_cast<sockaddr_in6 *>(&want->ss);
+		auto *w = reinterpret_cast<sockaddr_in6 *>(&want.ss);
 		if (g->sin6_port != w->sin6_port ||
 		    std::memcmp(&g->sin6_addr, &w->sin6_addr, sizeof(w->sin6_addr)))
 			return Error::invalid(who + " is bound to another address or port");
@@ -202,12 +195,8 @@ Result<Fd> take_listener(Parcel &p, std::string_view name, const Address &a, boo
 		p.fds.erase(it);
 		break;
 	}
-	if (!fd) {
-		auto fresh = bind_listener(a);
-		if (!fresh)
-			return std::move(fresh).error();
-		fd = std::move(fresh).value();
-	}
+	if (!fd)
+		fd = PUDS_TRY(bind_listener(a));
 	int fl = ::fcntl(fd.get(), F_GETFL);
 	if (fl < 0 || ::fcntl(fd.get(), F_SETFL, nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK))
 		return Error::from_errno("fcntl(listener \"" + std::string(name) + "\", F_SETFL)");

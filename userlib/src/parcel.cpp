@@ -25,6 +25,12 @@ std::byte *put(std::byte *at, std::uint64_t v, int bytes)
 	return at + bytes;
 }
 
+bool has_magic(std::span<const std::byte> d)
+{
+	return !std::memcmp(d.data() + parcel_header::magic.offset, "PUDS",
+			    parcel_header::magic.size);
+}
+
 std::uint64_t get(std::span<const std::byte> b, std::size_t off, int bytes)
 {
 	std::uint64_t v = 0;
@@ -77,7 +83,7 @@ private:
 
 Error malformed(const std::string &what)
 {
-	return Error::invalid("malformed parcel: " + what, std::errc::bad_message);
+	return Error(std::errc::bad_message, "malformed parcel: " + what);
 }
 
 Result<Header> parse_header(std::span<const std::byte> d, std::size_t nfds_attached)
@@ -86,23 +92,21 @@ Result<Header> parse_header(std::span<const std::byte> d, std::size_t nfds_attac
 		return malformed("a datagram of " + std::to_string(d.size()) +
 				 " bytes, shorter than the " +
 				 std::to_string(kParcelHeaderSize) + "-byte header");
-	if (std::memcmp(d.data(), "PUDS", 4))
+	if (!has_magic(d))
 		return malformed("no PUDS magic: not a parcel");
-	auto version = get(d, 4, 2), hlen = get(d, 6, 2);
+	auto version = read_field(d, parcel_header::version);
+	auto hlen = read_field(d, parcel_header::header_size);
 	if (version != kParcelVersion)
-		return Error::invalid("parcel of wire version " + std::to_string(version) +
-				      ", this library reads version " +
-				      std::to_string(kParcelVersion),
-				      std::errc::protocol_not_supported);
+		return Error(std::errc::protocol_not_supported,
+			     "parcel of wire version " + std::to_string(version) +
+			     ", this library reads version " +
+			     std::to_string(kParcelVersion));
 	if (hlen != kParcelHeaderSize)
 		return malformed("header of " + std::to_string(hlen) + " bytes");
-	Header h{get(d, 8, 8),
-		 static_cast<std::uint32_t>(get(d, 16, 4)),
-		 static_cast<std::uint32_t>(get(d, 20, 4)),
-		 static_cast<std::uint32_t>(get(d, 24, 4)),
-		 static_cast<std::uint32_t>(get(d, 28, 4)),
-		 static_cast<std::uint32_t>(get(d, 32, 4)),
-		 static_cast<std::uint32_t>(get(d, 36, 4))};
+	auto u32 = [&](HeaderField f) { return static_cast<std::uint32_t>(read_field(d, f)); };
+	namespace h_ = parcel_header;
+	Header h{read_field(d, h_::id), u32(h_::seq), u32(h_::count), u32(h_::nfds_total),
+		 u32(h_::fd_index), u32(h_::nfds), u32(h_::payload_size)};
 	if (h.payload_len != d.size() - kParcelHeaderSize)
 		return malformed("payload length " + std::to_string(h.payload_len) +
 				 " in a datagram carrying " +
@@ -123,10 +127,35 @@ Result<Header> parse_header(std::span<const std::byte> d, std::size_t nfds_attac
 
 std::optional<ParcelPosition> parcel_position(std::span<const std::byte> d)
 {
-	if (d.size() < kParcelHeaderSize || std::memcmp(d.data(), "PUDS", 4))
+	if (d.size() < kParcelHeaderSize || !has_magic(d))
 		return std::nullopt;
-	return ParcelPosition{get(d, 8, 8), static_cast<std::uint32_t>(get(d, 16, 4)),
-			      static_cast<std::uint32_t>(get(d, 20, 4))};
+	return ParcelPosition{read_field(d, parcel_header::id),
+			      static_cast<std::uint32_t>(read_field(d, parcel_header::seq)),
+			      static_cast<std::uint32_t>(read_field(d, parcel_header::count))};
+}
+
+std::optional<ParcelExtent>
+newest_complete_parcel(std::span<const std::optional<ParcelPosition>> queue)
+{
+	std::optional<ParcelExtent> best;
+
+	for (std::size_t i = 0; i < queue.size();) {
+		const auto &first = queue[i];
+		if (!first || first->seq != 0) {
+			i++;
+			continue;
+		}
+		std::uint32_t k = 1;
+		for (; k < first->count && i + k < queue.size(); k++) {
+			const auto &next = queue[i + k];
+			if (!next || next->id != first->id || next->seq != k)
+				break;
+		}
+		if (k == first->count)
+			best = ParcelExtent{i, k};
+		i += k;
+	}
+	return best;
 }
 
 namespace {
@@ -169,10 +198,10 @@ Status check_parcel(const Parcel &p)
 				      " bytes, at most " + std::to_string(kMaxStateSize));
 	for (const auto &nf : p.fds) {
 		if (!valid_name(nf.name))
-			return check_name(nf.name).error();
+			PUDS_TRY(check_name(nf.name));
 		if (!nf.fd)
-			return Error::invalid("fd \"" + nf.name + "\" is not open",
-					      std::errc::bad_file_descriptor);
+			return Error(std::errc::bad_file_descriptor,
+				     "fd \"" + nf.name + "\" is not open");
 	}
 	return Ok{};
 }
@@ -204,20 +233,22 @@ std::byte *write_payload(std::byte *at, const Parcel &p, int *fds = nullptr)
 	return at + p.state.size();
 }
 
-std::byte *write_header(std::byte *at, std::uint64_t id, std::size_t seq, std::size_t count,
-			std::size_t nfds_total, std::size_t fd_pos, std::size_t nfds,
-			std::size_t nbytes)
+void write_header(std::byte *at, std::uint64_t id, std::size_t seq, std::size_t count,
+		  std::size_t nfds_total, std::size_t fd_pos, std::size_t nfds, std::size_t nbytes)
 {
-	std::memcpy(at, "PUDS", 4);
-	at = put(at + 4, kParcelVersion, 2);
-	at = put(at, kParcelHeaderSize, 2);
-	at = put(at, id, 8);
-	at = put(at, seq, 4);
-	at = put(at, count, 4);
-	at = put(at, nfds_total, 4);
-	at = put(at, fd_pos, 4);
-	at = put(at, nfds, 4);
-	return put(at, nbytes, 4);
+	namespace h = parcel_header;
+	std::span<std::byte> d(at, kParcelHeaderSize);
+
+	std::memcpy(at + h::magic.offset, "PUDS", h::magic.size);
+	write_field(d, h::version, kParcelVersion);
+	write_field(d, h::header_size, kParcelHeaderSize);
+	write_field(d, h::id, id);
+	write_field(d, h::seq, seq);
+	write_field(d, h::count, count);
+	write_field(d, h::nfds_total, nfds_total);
+	write_field(d, h::fd_index, fd_pos);
+	write_field(d, h::nfds, nfds);
+	write_field(d, h::payload_size, nbytes);
 }
 
 bool fits_one_datagram(const Parcel &p, std::size_t payload)
@@ -229,8 +260,7 @@ bool fits_one_datagram(const Parcel &p, std::size_t payload)
 
 Result<std::vector<Datagram>> encode_parcel(const Parcel &p, std::uint64_t id)
 {
-	if (auto st = check_parcel(p); !st)
-		return st.error();
+	PUDS_TRY(check_parcel(p));
 
 	std::size_t size = payload_size(p);
 	std::vector<std::byte> payload(size);
@@ -282,24 +312,22 @@ Result<Parcel> decode_views(std::span<const View> msgs)
 	if (msgs.size() > 1)
 		payload.reserve(total_bytes);
 	for (std::size_t i = 0; i < msgs.size(); i++) {
-		auto h = parse_header(msgs[i].data, msgs[i].fds.size());
-		if (!h)
-			return std::move(h).error();
+		Header h = PUDS_TRY(parse_header(msgs[i].data, msgs[i].fds.size()));
 		if (i == 0)
-			first = *h;
-		if (h->id != first.id || h->count != first.count ||
-		    h->nfds_total != first.nfds_total)
+			first = h;
+		if (h.id != first.id || h.count != first.count ||
+		    h.nfds_total != first.nfds_total)
 			return malformed("datagram " + std::to_string(i) +
 					 " belongs to another parcel");
-		if (h->seq != i)
-			return malformed("datagram " + std::to_string(h->seq) + " where " +
+		if (h.seq != i)
+			return malformed("datagram " + std::to_string(h.seq) + " where " +
 					 std::to_string(i) + " was due");
-		if (h->fd_index != nfds || nfds + h->nfds > first.nfds_total)
-			return malformed("fds " + std::to_string(h->fd_index) + ".." +
-					 std::to_string(h->fd_index + h->nfds) +
+		if (h.fd_index != nfds || nfds + h.nfds > first.nfds_total)
+			return malformed("fds " + std::to_string(h.fd_index) + ".." +
+					 std::to_string(h.fd_index + h.nfds) +
 					 " out of order or beyond the parcel's " +
 					 std::to_string(first.nfds_total));
-		nfds += h->nfds;
+		nfds += h.nfds;
 		if (msgs.size() > 1)
 			payload.insert(payload.end(), msgs[i].data.begin() + kParcelHeaderSize,
 				       msgs[i].data.end());
@@ -367,24 +395,18 @@ Result<std::size_t> send_parcel(int sock, const Parcel &p, const std::string &de
 		static thread_local std::vector<std::byte> buf;
 		int fds[kMaxFdsPerMessage];
 
-		if (auto st = check_parcel(p); !st)
-			return st.error();
+		PUDS_TRY(check_parcel(p));
 		buf.resize(kParcelHeaderSize + size);
 		write_payload(buf.data() + kParcelHeaderSize, p, fds);
 		write_header(buf.data(), rng(), 0, 1, p.fds.size(), 0, p.fds.size(), size);
-		if (auto st = send_message(sock, buf, std::span<const int>(fds, p.fds.size()), dest);
-		    !st)
-			return std::move(st).error();
+		PUDS_TRY(send_message(sock, buf, std::span<const int>(fds, p.fds.size()), dest));
 		return 1;
 	}
 
-	auto dgrams = encode_parcel(p, rng());
-	if (!dgrams)
-		return std::move(dgrams).error();
-	for (const auto &d : *dgrams)
-		if (auto st = send_message(sock, d.data, d.fds, dest); !st)
-			return std::move(st).error();
-	return dgrams->size();
+	auto dgrams = PUDS_TRY(encode_parcel(p, rng()));
+	for (const auto &d : dgrams)
+		PUDS_TRY(send_message(sock, d.data, d.fds, dest));
+	return dgrams.size();
 }
 
 Result<Parcel> recv_parcel(int sock, int flags)
@@ -393,24 +415,20 @@ Result<Parcel> recv_parcel(int sock, int flags)
 	opt.max_bytes = kParcelHeaderSize + kMaxPayloadPerMessage;
 	opt.flags = flags;
 
-	auto first = recv_message_view(sock, opt);
-	if (!first)
-		return std::move(first).error();
-	auto h = parse_header(first->data, first->fds.size());
-	if (!h)
-		return std::move(h).error();
-	std::uint32_t count = h->count;
+	auto first = PUDS_TRY(recv_message_view(sock, opt));
+	Header h = PUDS_TRY(parse_header(first.data, first.fds.size()));
+	std::uint32_t count = h.count;
 
 	// One datagram: decoded where recvmsg() put it.
 	if (count == 1) {
-		View v{first->data, first->fds};
+		View v{first.data, first.fds};
 
 		return decode_views(std::span<const View>(&v, 1));
 	}
 
 	std::vector<Message> msgs;
 	msgs.reserve(count);
-	msgs.push_back({{first->data.begin(), first->data.end()}, std::move(first->fds)});
+	msgs.push_back({{first.data.begin(), first.data.end()}, std::move(first.fds)});
 
 	// The rest follows at once: a sender writes a parcel in one go.
 	opt.flags = flags | MSG_DONTWAIT;

@@ -41,8 +41,8 @@ Status send_message(int sock, std::span<const std::byte> data, std::span<const i
 
 	if (!dest.empty()) {
 		if (dest.size() >= sizeof(sun.sun_path))
-			return Error::invalid(describe("sendmsg", sock, dest) + ": path too long",
-					      std::errc::filename_too_long);
+			return Error(std::errc::filename_too_long,
+				     describe("sendmsg", sock, dest) + ": path too long");
 		sun.sun_family = AF_UNIX;
 		std::memcpy(sun.sun_path, dest.data(), dest.size());
 		msg.msg_name = &sun;
@@ -71,9 +71,10 @@ Status send_message(int sock, std::span<const std::byte> data, std::span<const i
 	if (n < 0)
 		return Error::from_errno(describe("sendmsg", sock, dest));
 	if (static_cast<std::size_t>(n) != data.size())
-		return Error::invalid(describe("sendmsg", sock, dest) + ": sent " +
-				      std::to_string(n) + " of " + std::to_string(data.size()) +
-				      " bytes", std::errc::message_size);
+		return Error(std::errc::message_size,
+			     describe("sendmsg", sock, dest) + ": sent " +
+			     std::to_string(n) + " of " + std::to_string(data.size()) +
+			     " bytes");
 	return Ok{};
 }
 
@@ -128,26 +129,25 @@ Result<MessageView> recv_message_view(int sock, const RecvOptions &opt)
 		}
 	}
 	if (msg.msg_flags & MSG_CTRUNC)
-		return Error::invalid(describe("recvmsg", sock, {}) +
-				      ": the message carried more fds than the " +
-				      std::to_string(opt.max_fds) + " expected (MSG_CTRUNC); "
-				      "those that arrived were closed", std::errc::message_size);
+		return Error(std::errc::message_size,
+			     describe("recvmsg", sock, {}) +
+			     ": the message carried more fds than the " +
+			     std::to_string(opt.max_fds) + " expected (MSG_CTRUNC); "
+			     "those that arrived were closed");
 	if (msg.msg_flags & MSG_TRUNC)
-		return Error::invalid(describe("recvmsg", sock, {}) +
-				      ": the message was longer than " +
-				      std::to_string(opt.max_bytes) + " bytes (MSG_TRUNC)",
-				      std::errc::message_size);
+		return Error(std::errc::message_size,
+			     describe("recvmsg", sock, {}) +
+			     ": the message was longer than " +
+			     std::to_string(opt.max_bytes) + " bytes (MSG_TRUNC)");
 	m.data = std::span<const std::byte>(data_buf.get(), static_cast<std::size_t>(n));
 	return m;
 }
 
 Result<Message> recv_message(int sock, const RecvOptions &opt)
 {
-	auto v = recv_message_view(sock, opt);
+	auto v = PUDS_TRY(recv_message_view(sock, opt));
 
-	if (!v)
-		return std::move(v).error();
-	return Message{{v->data.begin(), v->data.end()}, std::move(v->fds)};
+	return Message{{v.data.begin(), v.data.end()}, std::move(v.fds)};
 }
 
 } // namespace puds

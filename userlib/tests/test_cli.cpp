@@ -651,3 +651,106 @@ TEST_CASE("the server is looked up as execvp() would before anything is bound")
 	CHECK_FALSE(cli::find_program(x + "/dir", nullptr));
 	CHECK_FALSE(cli::find_program("", "/bin"));
 }
+
+TEST_CASE("run's options: what parse_run_options reads from a good command line")
+{
+	std::vector<std::string> args = {"puds", "run", "--park", "/run/srv/handoff", "--listen",
+					 "http=0.0.0.0:80", "--nginx", "--listen",
+					 "admin=unix:/run/srv/admin", "--delay", "2500", "--",
+					 "/usr/sbin/nginx", "-g", "daemon off;"};
+	std::vector<char *> argv;
+	for (auto &a : args)
+		argv.push_back(a.data());
+	argv.push_back(nullptr);
+	auto o = cli::parse_run_options(static_cast<int>(args.size()), argv.data());
+	REQUIRE(o);
+	CHECK_FALSE(o->help);
+	CHECK(o->park == "/run/srv/handoff");
+	REQUIRE(o->listens.size() == 2);
+	CHECK(o->listens[0].name == "http");
+	CHECK(o->listens[0].addr.str() == "0.0.0.0:80");
+	CHECK(o->listens[1].name == "admin");
+	CHECK(o->listens[1].addr.str() == "unix:/run/srv/admin");
+	CHECK(o->delay_ms == 2500);
+	CHECK(o->nginx);
+	CHECK(o->server_argv == std::vector<std::string>{"/usr/sbin/nginx", "-g", "daemon off;"});
+
+	// The defaults, and --help read before whatever follows it.
+	std::vector<std::string> small = {"puds", "run", "--park", "p", "--listen", "a=1.2.3.4:5",
+					  "--", "srv"};
+	argv.clear();
+	for (auto &a : small)
+		argv.push_back(a.data());
+	auto d = cli::parse_run_options(static_cast<int>(small.size()), argv.data());
+	REQUIRE(d);
+	CHECK(d->delay_ms == cli::kDefaultDelayMs);
+	CHECK_FALSE(d->nginx);
+	CHECK(d->server_argv == std::vector<std::string>{"srv"});
+	std::vector<std::string> help = {"puds", "run", "--help", "--bogus"};
+	argv.clear();
+	for (auto &a : help)
+		argv.push_back(a.data());
+	auto h = cli::parse_run_options(static_cast<int>(help.size()), argv.data());
+	REQUIRE(h);
+	CHECK(h->help);
+
+	std::vector<std::string> bad = {"puds", "run", "--park", "p", "--delay", "0"};
+	argv.clear();
+	for (auto &a : bad)
+		argv.push_back(a.data());
+	auto e = cli::parse_run_options(static_cast<int>(bad.size()), argv.data());
+	REQUIRE_FALSE(e);
+	CHECK(e.error().code == std::errc::result_out_of_range);
+	CHECK(e.error().message.find("--delay \"0\" is out of range") == 0);
+}
+
+TEST_CASE("systemd's fds: taken, matched to --listen, the rest named as unmatched")
+{
+	TempDir d;
+	constexpr int first = 710;
+	REQUIRE_FALSE(test::is_open(first));
+	REQUIRE_FALSE(test::is_open(first + 1));
+	Fd a = unix_listener(d.path + "/a"), b = unix_listener(d.path + "/b");
+	REQUIRE(dup2(a.get(), first) == first);
+	REQUIRE(dup2(b.get(), first + 1) == first + 1);
+	ListenEnv env("self", "2", "web:junk");
+	auto sd = cli::take_systemd_fds({want("web", "unix:" + d.path + "/a"),
+					 want("other", "unix:" + d.path + "/c")}, first);
+	REQUIRE(sd);
+	REQUIRE(sd->for_listen.size() == 2);
+	CHECK(test::same_file(sd->for_listen[0].get(), a.get()));
+	CHECK_FALSE(sd->for_listen[1]);
+	CHECK(sd->unmatched == std::vector<std::string>{"junk"});
+	CHECK_FALSE(test::is_open(first));
+	CHECK_FALSE(test::is_open(first + 1));
+}
+
+TEST_CASE("before exec: the listeners become fds first.. in order, the rendezvous above them")
+{
+	TempDir d;
+	constexpr int first = 720;
+	Fd a = unix_listener(d.path + "/a"), b = unix_listener(d.path + "/b");
+	auto [r, w] = test::pipe();
+	// Whatever held those numbers is replaced; the listeners may sit there.
+	REQUIRE(dup2(b.get(), first) == first);
+	std::vector<Fd> listeners;
+	listeners.push_back(std::move(a.dup()).value());
+	listeners.push_back(Fd::adopt(first));
+	int base = test::open_fds();
+
+	auto rfd = cli::renumber_for_exec(std::move(listeners), r.get(), first);
+	REQUIRE(rfd);
+	CHECK(test::same_file(first, a.get()));
+	CHECK(test::same_file(first + 1, b.get()));
+	CHECK(fcntl(first, F_GETFD) == 0);	// no close-on-exec: for the server
+	CHECK(fcntl(first + 1, F_GETFD) == 0);
+	CHECK(*rfd >= first + 2 + 64);
+	CHECK(test::same_file(*rfd, r.get()));
+	CHECK(fcntl(*rfd, F_GETFD) == 0);
+	// The moved-in Fds (two) closed; fds first, first+1 and the
+	// rendezvous's copy open: nothing else left behind.
+	CHECK(test::open_fds() == base + 1);
+	close(first);
+	close(first + 1);
+	close(*rfd);
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,10 +40,18 @@ std::vector<Message> as_received(const std::vector<Datagram> &dgrams)
 	return out;
 }
 
-void put32(std::vector<std::byte> &b, std::size_t off, std::uint32_t v)
+namespace h = parcel_header;
+
+// The u32 at @off of the payload (after the header).
+void put_payload32(std::vector<std::byte> &b, std::size_t off, std::uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
-		b[off + i] = std::byte(v >> (8 * i));
+		b[kParcelHeaderSize + off + i] = std::byte(v >> (8 * i));
+}
+
+void set(std::vector<std::byte> &d, HeaderField f, std::uint64_t v)
+{
+	write_field(d, f, v);
 }
 
 } // namespace
@@ -141,24 +150,27 @@ TEST_CASE("malformed parcels are refused and leak no fd")
 	const std::vector<Variant> variants = {
 		{"no datagram", [](auto &m) { m.clear(); }, "no datagram"},
 		{"bad magic", [](auto &m) { m[0].data[0] = std::byte{'X'}; }, "no PUDS magic"},
-		{"newer version", [](auto &m) { m[0].data[4] = std::byte{2}; }, "wire version 2"},
-		{"header length", [](auto &m) { m[0].data[6] = std::byte{41}; }, "header of 41 bytes"},
+		{"newer version", [](auto &m) { set(m[0].data, h::version, 2); }, "wire version 2"},
+		{"header length", [](auto &m) { set(m[0].data, h::header_size, 41); },
+		 "header of 41 bytes"},
 		{"short datagram", [](auto &m) { m[1].data.resize(20); }, "shorter than the 40-byte"},
 		{"payload length", [](auto &m) { m[0].data.push_back(std::byte{0}); }, "payload length"},
 		{"fd missing", [](auto &m) { m[0].fds.pop_back(); }, "fds, 252 came with it"},
 		{"datagram missing", [](auto &m) { m.pop_back(); }, "1 datagrams of 2"},
 		{"datagrams swapped", [](auto &m) { std::swap(m[0], m[1]); }, "where 0 was due"},
-		{"another parcel", [](auto &m) { m[1].data[8] = std::byte{0x55}; }, "another parcel"},
-		{"fd index", [](auto &m) { put32(m[1].data, 28, 7); }, "out of order"},
-		{"names count", [](auto &m) { put32(m[0].data, 40, 299); }, "names table"},
+		{"another parcel", [](auto &m) { set(m[1].data, h::id, 0x55); }, "another parcel"},
+		{"fd index", [](auto &m) { set(m[1].data, h::fd_index, 7); }, "out of order"},
+		{"names count", [](auto &m) { put_payload32(m[0].data, 0, 299); }, "names table"},
 		{"name past the end", [](auto &m) {
-			m[0].data.resize(140);
-			put32(m[0].data, 36, 100);
+			m[0].data.resize(kParcelHeaderSize + 100);
+			set(m[0].data, h::payload_size, 100);
 		}, "runs past the payload"},
-		{"name with ':'", [](auto &m) { m[0].data[46] = std::byte{':'}; }, "without ':'"},
+		// The first name, "fd0", after the names count and its u16 length.
+		{"name with ':'", [](auto &m) { m[0].data[kParcelHeaderSize + 6] = std::byte{':'}; },
+		 "without ':'"},
 		{"trailing bytes", [](auto &m) {
 			m[1].data.push_back(std::byte{0});
-			put32(m[1].data, 36, static_cast<std::uint32_t>(m[1].data.size() - 40));
+			set(m[1].data, h::payload_size, m[1].data.size() - kParcelHeaderSize);
 		}, "bytes after the state"},
 	};
 
@@ -196,4 +208,41 @@ TEST_CASE("a truncated parcel on a socket is an error, not a hang")
 		CHECK(got.error().message.find("datagram 1 of 2 missing") != std::string::npos);
 	}
 	CHECK(test::open_fds() == base);
+}
+
+TEST_CASE("the header table describes what the writer writes and the readers read")
+{
+	Parcel p = sample(300, 40000);
+	auto enc = encode_parcel(p, 0x1122334455667788);
+	REQUIRE(enc);
+	REQUIRE(enc->size() == 2);
+	const auto &d = (*enc)[1].data;
+
+	CHECK(std::memcmp(d.data() + h::magic.offset, "PUDS", h::magic.size) == 0);
+	CHECK(read_field(d, h::version) == kParcelVersion);
+	CHECK(read_field(d, h::header_size) == kParcelHeaderSize);
+	CHECK(read_field(d, h::id) == 0x1122334455667788);
+	CHECK(read_field(d, h::seq) == 1);
+	CHECK(read_field(d, h::count) == 2);
+	CHECK(read_field(d, h::nfds_total) == 300);
+	CHECK(read_field(d, h::fd_index) == kMaxFdsPerMessage);
+	CHECK(read_field(d, h::nfds) == 300 - kMaxFdsPerMessage);
+	CHECK(read_field(d, h::payload_size) == d.size() - kParcelHeaderSize);
+
+	auto pos = parcel_position(d);
+	REQUIRE(pos);
+	CHECK(pos->id == 0x1122334455667788);
+	CHECK(pos->seq == 1);
+	CHECK(pos->count == 2);
+
+	// Each field on its own: a write shows in that field and no other.
+	for (const auto &f : h::all) {
+		std::vector<std::byte> copy = d;
+		write_field(copy, f, 0xA5A5A5A5A5A5A5A5);
+		for (const auto &g : h::all)
+			if (&g != &f)
+				CHECK(read_field(copy, g) == read_field(d, g));
+	}
+	// And a header too short for the table is no parcel.
+	CHECK_FALSE(parcel_position(std::span(d).first(kParcelHeaderSize - 1)));
 }

@@ -68,6 +68,40 @@ struct Listen {
 Result<std::vector<Fd>> match_listen_fds(std::vector<NamedFd> &given,
 					 const std::vector<Listen> &listens);
 
+// `puds run`'s command line (@argv[0] "puds", @argv[1] "run").
+struct RunOptions {
+	bool help = false;		// --help: nothing else was read
+	std::string park;
+	std::vector<Listen> listens;	// in order, each name once
+	int delay_ms = kDefaultDelayMs;
+	bool nginx = false;
+	std::vector<std::string> server_argv;	// after "--": at least the server
+};
+
+// Read `puds run ...`: an error (a usage error: what is wrong and what to
+// write instead) for an unknown option, an option without its value, a
+// malformed --listen or --delay, a --listen name given twice, a --park
+// too long for a socket's path, or what is missing of --park, --listen
+// and "-- SERVER".  Looks at nothing but @argv.
+Result<RunOptions> parse_run_options(int argc, char **argv);
+
+// What systemd passed (take_listen_fds) matched to @listens
+// (match_listen_fds): an fd or an empty Fd per --listen, and the names of
+// the fds that matched none (closed).
+struct SystemdFds {
+	std::vector<Fd> for_listen;
+	std::vector<std::string> unmatched;
+};
+Result<SystemdFds> take_systemd_fds(const std::vector<Listen> &listens,
+				    int first = kListenFdsStart);
+
+// Before exec: @listeners become fds @first, @first+1, ... in order,
+// without close-on-exec (whatever held those numbers is closed), and a
+// copy of @rendezvous, without close-on-exec, is made above them (with
+// room for 64 fds the server opens first); its number is returned.
+Result<int> renumber_for_exec(std::vector<Fd> listeners, int rendezvous,
+			      int first = kListenFdsStart);
+
 // The park directory (the directory of @park) must not let anyone else
 // reach the rendezvous: sending to a socket needs search permission on
 // its directory.  "" if its mode is 0700 (nothing for group and others);

@@ -136,11 +136,13 @@ const char *hint_for(const Error &e)
 
 std::string quoted(std::string_view s)
 {
-	// Built up with append(): GCC 12 at -O2 warns (-Wrestrict, a false
-	// positive, GCC bug 105329) on "\"" + std::string(s).
+	// Appended, not "\"" + std::string(s) + "\"": GCC 12's -Wrestrict
+	// takes that for an overlapping memcpy at -O2 (GCC bug 105651).
 	std::string q;
 	q.reserve(s.size() + 2);
-	q.append(1, '"').append(s).append(1, '"');
+	q += '"';
+	q += s;
+	q += '"';
 	return q;
 }
 
@@ -160,8 +162,9 @@ Result<long long> parse_integer(std::string_view what, std::string_view text, lo
 		return Error::invalid(std::string(what) + " is empty: " + range);
 	if (ec == std::errc::result_out_of_range ||
 	    (ec == std::errc() && end == text.data() + text.size() && (v < min || v > max)))
-		return Error::invalid(std::string(what) + " " + quoted(text) + " is out of range: " +
-				      range, std::errc::result_out_of_range);
+		return Error(std::errc::result_out_of_range,
+			     std::string(what) + " " + quoted(text) + " is out of range: " +
+			     range);
 	if (ec != std::errc() || end != text.data() + text.size())
 		return Error::invalid(std::string(what) + " " + quoted(text) +
 				      " is not a decimal integer: " + range);
@@ -228,30 +231,29 @@ Result<std::vector<NamedFd>> take_listen_fds(int first)
 	Result<std::vector<std::string>> names = std::vector<std::string>{};
 	if (count && *count > 0)
 		names = listen_fds_names(names_env, *count);
+	// Unset whatever they say: the server must not take them for its own.
 	::unsetenv("LISTEN_PID");
 	::unsetenv("LISTEN_FDS");
 	::unsetenv("LISTEN_FDNAMES");
-	if (!count)
-		return std::move(count).error();
-	if (!names)
-		return std::move(names).error();
+	int nfds = PUDS_TRY(std::move(count));
+	std::vector<std::string> fd_names = PUDS_TRY(std::move(names));
 
-	for (int i = 0; i < *count; i++)
+	for (int i = 0; i < nfds; i++)
 		if (::fcntl(first + i, F_GETFD) < 0)
 			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
-						 ", F_GETFD): LISTEN_FDS=" + std::to_string(*count) +
+						 ", F_GETFD): LISTEN_FDS=" + std::to_string(nfds) +
 						 " passes fds " + std::to_string(first) + " to " +
-						 std::to_string(first + *count - 1) + ", but fd " +
+						 std::to_string(first + nfds - 1) + ", but fd " +
 						 std::to_string(first + i) + " is not open");
 	std::vector<NamedFd> out;
-	for (int i = 0; i < *count; i++) {
+	for (int i = 0; i < nfds; i++) {
 		Fd fd = Fd::adopt(::fcntl(first + i, F_DUPFD_CLOEXEC, 100));
 		if (!fd)
 			return Error::from_errno("fcntl(fd " + std::to_string(first + i) +
 						 ", F_DUPFD_CLOEXEC)");
-		out.push_back({std::move((*names)[i]), std::move(fd)});
+		out.push_back({std::move(fd_names[i]), std::move(fd)});
 	}
-	for (int i = 0; i < *count; i++)
+	for (int i = 0; i < nfds; i++)
 		::close(first + i);
 	return out;
 }
@@ -303,15 +305,16 @@ Result<std::string> check_park_dir(const std::string &park)
 
 	if (::stat(dir.c_str(), &st)) {
 		if (errno == ENOENT)
-			return Error::invalid("the park directory " + dir + " of --park " + park +
-					      " does not exist: create it, e.g. install -d -m 0700 " +
-					      dir, std::errc::no_such_file_or_directory);
+			return Error(std::errc::no_such_file_or_directory,
+				     "the park directory " + dir + " of --park " + park +
+				     " does not exist: create it, e.g. install -d -m 0700 " +
+				     dir);
 		return Error::from_errno("stat(" + dir + ")");
 	}
 	if (!S_ISDIR(st.st_mode))
-		return Error::invalid(dir + " in --park " + park + " is not a directory: park in a "
-				      "directory of its own, e.g. install -d -m 0700 /run/srv",
-				      std::errc::not_a_directory);
+		return Error(std::errc::not_a_directory,
+			     dir + " in --park " + park + " is not a directory: park in a "
+			     "directory of its own, e.g. install -d -m 0700 /run/srv");
 	if (!(st.st_mode & 077))
 		return std::string();
 
@@ -326,6 +329,121 @@ Result<std::string> check_park_dir(const std::string &park)
 	return w + "run: chmod 0700 " + dir;
 }
 
+Result<RunOptions> parse_run_options(int argc, char **argv)
+{
+	RunOptions o;
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--") {
+			i++;
+			break;
+		}
+		if (a == "--help" || a == "-h") {
+			o.help = true;
+			return o;
+		}
+		if (a == "--nginx") {
+			o.nginx = true;
+			continue;
+		}
+		const char *example = a == "--park" ? "the rendezvous socket's path, e.g. --park "
+						      "/run/srv/handoff"
+				    : a == "--listen" ? "NAME=ADDR, e.g. --listen http=0.0.0.0:80"
+				    : a == "--delay" ? "milliseconds, e.g. --delay 10000"
+				    : nullptr;
+		if (!example) {
+			if (a.starts_with("-"))
+				return Error::invalid("unknown option " + std::string(a) +
+						      ": puds run takes --park, --listen, --delay, "
+						      "--nginx and --help, then -- SERVER ARGS");
+			return Error::invalid("the server " + quoted(a) + " must come after "
+					      "\"--\": puds run --park PATH --listen NAME=ADDR "
+					      "-- " + std::string(a) + " ARGS...");
+		}
+		if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
+			return Error::invalid(std::string(a) + " needs a value: " + example);
+		std::string v = argv[++i];
+		if (a == "--park") {
+			o.park = v;
+		} else if (a == "--delay") {
+			o.delay_ms = PUDS_TRY(parse_delay(v));
+		} else {
+			auto eq = v.find('=');
+			if (eq == std::string::npos)
+				return Error::invalid("--listen " + v + ": not NAME=ADDR; " + example);
+			std::string name = v.substr(0, eq);
+			if (auto st = check_name(name); !st)
+				return Error::invalid("--listen " + v + ": " + st.error().message +
+						      ": choose another NAME");
+			auto addr = parse_address(v.substr(eq + 1));
+			if (!addr)
+				return Error::invalid("--listen " + v + ": " + addr.error().message);
+			if (std::any_of(o.listens.begin(), o.listens.end(),
+					[&](const Listen &l) { return l.name == name; }))
+				return Error::invalid("--listen " + name + " given twice: each "
+						      "listener needs a NAME of its own");
+			o.listens.push_back({name, *std::move(addr)});
+		}
+	}
+	std::vector<std::string> missing;
+	if (o.park.empty())
+		missing.push_back("--park PATH");
+	if (o.listens.empty())
+		missing.push_back("--listen NAME=ADDR");
+	if (i >= argc)
+		missing.push_back("-- SERVER");
+	if (!missing.empty()) {
+		std::string m = missing[0];
+		for (std::size_t k = 1; k < missing.size(); k++)
+			m += (k + 1 == missing.size() ? " and " : ", ") + missing[k];
+		return Error::invalid("missing " + m + ": e.g. puds run --park /run/srv/handoff "
+				      "--listen http=0.0.0.0:80 -- /usr/sbin/server ARGS");
+	}
+	if (o.park.size() >= sizeof(sockaddr_un::sun_path))
+		return Error::invalid("--park " + o.park + ": at most " +
+				      std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+				      " bytes (a unix socket's path); choose a shorter one");
+	o.server_argv.assign(argv + i, argv + argc);
+	return o;
+}
+
+Result<SystemdFds> take_systemd_fds(const std::vector<Listen> &listens, int first)
+{
+	std::vector<NamedFd> given = PUDS_TRY(take_listen_fds(first));
+	SystemdFds out;
+	out.for_listen = PUDS_TRY(match_listen_fds(given, listens));
+	for (const auto &left : given)
+		out.unmatched.push_back(left.name);
+	return out;
+}
+
+Result<int> renumber_for_exec(std::vector<Fd> listeners, int rendezvous, int first)
+{
+	// Out of the way first: fds first.. may be any of them.
+	std::vector<Fd> high;
+	for (auto &fd : listeners) {
+		Fd h = Fd::adopt(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 100));
+		if (!h)
+			return Error::from_errno("fcntl(fd " + std::to_string(fd.get()) +
+						 ", F_DUPFD_CLOEXEC, 100)");
+		high.push_back(std::move(h));
+	}
+	listeners.clear();
+	int n = static_cast<int>(high.size());
+	// Above the listeners, with room for fds the server opens first.
+	int r = ::fcntl(rendezvous, F_DUPFD, first + n + 64);
+	if (r < 0)
+		return Error::from_errno("fcntl(rendezvous fd " + std::to_string(rendezvous) +
+					 ", F_DUPFD)");
+	for (int k = 0; k < n; k++)
+		if (::dup2(high[k].get(), first + k) < 0)
+			return Error::from_errno("dup2(fd " + std::to_string(high[k].get()) + ", " +
+						 std::to_string(first + k) + ")");
+	return r;
+}
+
 Result<std::string> find_program(const std::string &name, const char *path)
 {
 	auto usable = [](const std::string &file) -> Status {
@@ -333,8 +451,7 @@ Result<std::string> find_program(const std::string &name, const char *path)
 		if (::stat(file.c_str(), &st))
 			return Error::from_errno("stat(" + file + ")");
 		if (!S_ISREG(st.st_mode))
-			return Error::invalid(file + " is not a regular file",
-					      std::errc::permission_denied);
+			return Error(std::errc::permission_denied, file + " is not a regular file");
 		if (::access(file.c_str(), X_OK))
 			return Error::from_errno("access(" + file + ", X_OK)");
 		return Ok{};
@@ -361,9 +478,9 @@ Result<std::string> find_program(const std::string &name, const char *path)
 			break;
 		rest.remove_prefix(colon + 1);
 	}
-	return Error::invalid("server " + quoted(name) + " is not an executable file in PATH=" +
-			      dirs + ": give its full path, or add its directory to PATH",
-			      std::errc::no_such_file_or_directory);
+	return Error(std::errc::no_such_file_or_directory,
+		     "server " + quoted(name) + " is not an executable file in PATH=" +
+		     dirs + ": give its full path, or add its directory to PATH");
 }
 
 } // namespace cli
@@ -372,109 +489,77 @@ namespace {
 
 using cli::Listen;
 
+// Parked first: its queue holds the connections that waited; systemd's
+// fd serves where nothing was; else a fresh listener.  What is handed to
+// the server, in --listen order, and the parcel to park (copies).
+struct Listeners {
+	std::vector<Fd> fds;
+	Parcel next;
+};
+
+Result<Listeners> take_listeners(const cli::RunOptions &o, Parcel &parked,
+				 std::vector<Fd> &from_systemd)
+{
+	Listeners out;
+	for (std::size_t k = 0; k < o.listens.size(); k++) {
+		const auto &l = o.listens[k];
+		if (Fd &given = from_systemd[k];
+		    given && std::none_of(parked.fds.begin(), parked.fds.end(),
+					  [&](const NamedFd &nf) { return nf.name == l.name; }))
+			parked.fds.push_back({l.name, std::move(given)});
+		Fd fd = PUDS_TRY(take_listener(parked, l.name, l.addr, false));
+		out.next.fds.push_back({l.name, PUDS_TRY(fd.dup())});
+		out.fds.push_back(std::move(fd));
+	}
+	return out;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	std::string park;
-	std::vector<Listen> listens;
-	int delay = cli::kDefaultDelayMs, i;
-	bool nginx = false;
-
 	// Every argument is checked before anything is bound, and before the
 	// kernel is asked for its feature (which would hide the rest).
-	for (i = 2; i < argc; i++) {
-		std::string_view a = argv[i];
-		if (a == "--") {
-			i++;
-			break;
-		}
-		if (a == "--help" || a == "-h") {
-			std::fputs(kRunHelp, stdout);
-			std::fputs(kExitHelp, stdout);
-			return 0;
-		}
-		if (a == "--nginx") {
-			nginx = true;
-			continue;
-		}
-		const char *example = a == "--park" ? "the rendezvous socket's path, e.g. --park "
-						      "/run/srv/handoff"
-				    : a == "--listen" ? "NAME=ADDR, e.g. --listen http=0.0.0.0:80"
-				    : a == "--delay" ? "milliseconds, e.g. --delay 10000"
-				    : nullptr;
-		if (!example) {
-			if (a.starts_with("-"))
-				return run_usage_error("unknown option " + std::string(a) +
-						       ": puds run takes --park, --listen, --delay, "
-						       "--nginx and --help, then -- SERVER ARGS");
-			return run_usage_error("the server " + quoted(a) + " must come after "
-					       "\"--\": puds run --park PATH --listen NAME=ADDR "
-					       "-- " + std::string(a) + " ARGS...");
-		}
-		if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
-			return run_usage_error(std::string(a) + " needs a value: " + example);
-		std::string v = argv[++i];
-		if (a == "--park") {
-			park = v;
-		} else if (a == "--delay") {
-			auto d = cli::parse_delay(v);
-			if (!d)
-				return run_usage_error(d.error().message);
-			delay = *d;
-		} else {
-			auto eq = v.find('=');
-			if (eq == std::string::npos)
-				return run_usage_error("--listen " + v + ": not NAME=ADDR; " + example);
-			std::string name = v.substr(0, eq);
-			if (auto st = check_name(name); !st)
-				return run_usage_error("--listen " + v + ": " + st.error().message +
-						       ": choose another NAME");
-			auto addr = parse_address(v.substr(eq + 1));
-			if (!addr)
-				return run_usage_error("--listen " + v + ": " + addr.error().message);
-			if (std::any_of(listens.begin(), listens.end(),
-					[&](const Listen &l) { return l.name == name; }))
-				return run_usage_error("--listen " + name + " given twice: each "
-						       "listener needs a NAME of its own");
-			listens.push_back({name, std::move(addr).value()});
-		}
+	auto opts = cli::parse_run_options(argc, argv);
+	if (!opts)
+		return run_usage_error(opts.error().message);
+	if (opts->help) {
+		std::fputs(kRunHelp, stdout);
+		std::fputs(kExitHelp, stdout);
+		return 0;
 	}
-	std::vector<std::string> missing;
-	if (park.empty())
-		missing.push_back("--park PATH");
-	if (listens.empty())
-		missing.push_back("--listen NAME=ADDR");
-	if (i >= argc)
-		missing.push_back("-- SERVER");
-	if (!missing.empty()) {
-		std::string m = missing[0];
-		for (std::size_t k = 1; k < missing.size(); k++)
-			m += (k + 1 == missing.size() ? " and " : ", ") + missing[k];
-		return run_usage_error("missing " + m + ": e.g. puds run --park /run/srv/handoff "
-				       "--listen http=0.0.0.0:80 -- /usr/sbin/server ARGS");
-	}
-	if (park.size() >= sizeof(sockaddr_un::sun_path))
-		return run_usage_error("--park " + park + ": at most " +
-				       std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-				       " bytes (a unix socket's path); choose a shorter one");
-	auto server = cli::find_program(argv[i], std::getenv("PATH"));
+	const cli::RunOptions &o = *opts;
+	const std::string &park = o.park;
+	int delay = o.delay_ms;
+	auto server = cli::find_program(o.server_argv[0], std::getenv("PATH"));
 	if (!server)
 		return run_usage_error(server.error().message);
-	auto sd = cli::take_listen_fds();
+	auto sd = cli::take_systemd_fds(o.listens);
 	if (!sd)
 		return run_usage_error(sd.error().message);
-	auto sd_for = cli::match_listen_fds(*sd, listens);
-	if (!sd_for)
-		return run_usage_error(sd_for.error().message);
-	for (const auto &left : *sd)
+	for (const auto &name : sd->unmatched)
 		std::fprintf(stderr, "puds: closing the fd systemd passed as \"%s\": no --listen "
-			     "has its name or its address\n", left.name.c_str());
-	sd->clear();
+			     "has its name or its address\n", name.c_str());
 	auto dir = cli::check_park_dir(park);
 	if (!dir)
 		return run_usage_error(dir.error().message);
 	if (!dir->empty())
 		std::fprintf(stderr, "puds: %s\n", dir->c_str());
 
+	// The delay the kernel takes, decided before anything is adopted: a
+	// setsockopt() that fails must fail on a socket that holds nothing.
+	// (Unreadable: a kernel without the feature, which open() reports.)
+	if (auto max = delay_close_max_ms()) {
+		auto chosen = choose_delay(delay, *max);
+		if (!chosen)
+			return fail(chosen.error().message);
+		if (!chosen->warning.empty())
+			std::fprintf(stderr, "puds: %s\n", chosen->warning.c_str());
+		delay = chosen->delay_ms;
+	}
+
+	// From the moment open() adopts, every failure below exits with the
+	// rendezvous armed: closing it parks the queue again, listeners and
+	// waiting connections included, for the next `puds run`.  Nothing
+	// here disarms it (set_delay(0)) or unlinks its path.
 	auto rv = Rendezvous::open(park, delay);
 	if (!rv)
 		return fail(rv.error().message, hint_for(rv.error()));
@@ -486,60 +571,47 @@ int cmd_run(int argc, char **argv)
 			     "(first start, or the previous server closed fd %s or was gone for "
 			     "longer than %d ms)\n", park.c_str(), "PUDS_RENDEZVOUS_FD", delay);
 
-	Parcel next;
-	std::vector<Fd> fds;
-	for (std::size_t k = 0; k < listens.size(); k++) {
-		const auto &l = listens[k];
-		// What was parked comes first: its queue holds the connections
-		// that waited.  systemd's fd serves where nothing was.
-		if (Fd &given = (*sd_for)[k];
-		    given && std::none_of(parcel->fds.begin(), parcel->fds.end(),
-					  [&](const NamedFd &nf) { return nf.name == l.name; }))
-			parcel->fds.push_back({l.name, std::move(given)});
-		auto fd = take_listener(*parcel, l.name, l.addr, false);
-		if (!fd)
-			return fail(fd.error().message);
-		auto copy = fd->dup();
-		if (!copy)
-			return fail(copy.error().message);
-		next.fds.push_back({l.name, std::move(copy).value()});
-		fds.push_back(std::move(fd).value());
-	}
-	sd_for->clear();
+	auto listeners = take_listeners(o, *parcel, sd->for_listen);
+	if (!listeners)
+		return fail(listeners.error().message);
+	sd->for_listen.clear();
 	for (const auto &left : parcel->fds)
 		std::fprintf(stderr, "puds: dropping parked fd \"%s\": no --listen asks for it\n",
 			     left.name.c_str());
-	if (auto st = rv->park(next); !st)
+	if (auto st = rv->park(listeners->next); !st)
 		return fail(st.error().message, hint_for(st.error()));
 
-	// fds 3.. for the server, without close-on-exec, in --listen order.
-	std::vector<int> high;
-	for (auto &fd : fds)
-		high.push_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 100));
-	fds.clear();
+	// fds 3.. for the server, in --listen order; the rendezvous stays open
+	// in the server: while it runs, the queue is its; when it dies, the
+	// kernel parks the queue.
+	std::size_t n = listeners->fds.size();
+	auto rfd = cli::renumber_for_exec(std::move(listeners->fds), rv->fd());
+	if (!rfd)
+		return fail("handing the listeners to the server: " + rfd.error().message);
 	std::string names, nginx_env;
-	for (std::size_t k = 0; k < high.size(); k++) {
-		if (high[k] < 0 || ::dup2(high[k], 3 + static_cast<int>(k)) < 0)
-			return fail("dup2 of listener \"" + listens[k].name + "\": " +
-				    std::strerror(errno));
-		::close(high[k]);
-		names += (k ? ":" : "") + listens[k].name;
-		nginx_env += std::to_string(3 + k) + ";";
+	for (std::size_t k = 0; k < n; k++) {
+		names += (k ? ":" : "") + o.listens[k].name;
+		nginx_env += std::to_string(cli::kListenFdsStart + k) + ";";
 	}
-	// The rendezvous stays open in the server: while it runs, the queue is
-	// its; when it dies, the kernel parks the queue.
-	int rfd = ::fcntl(rv->fd(), F_DUPFD, 3 + static_cast<int>(high.size()) + 64);
-	if (rfd < 0)
-		return fail(std::string("keeping the rendezvous open: ") + std::strerror(errno));
-
-	::setenv("LISTEN_FDS", std::to_string(high.size()).c_str(), 1);
+	::setenv("LISTEN_FDS", std::to_string(n).c_str(), 1);
 	::setenv("LISTEN_FDNAMES", names.c_str(), 1);
 	::setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-	::setenv("PUDS_RENDEZVOUS_FD", std::to_string(rfd).c_str(), 1);
-	if (nginx)
+	::setenv("PUDS_RENDEZVOUS_FD", std::to_string(*rfd).c_str(), 1);
+	if (o.nginx)
 		::setenv("NGINX", nginx_env.c_str(), 1);
-	::execv(server->c_str(), argv + i);
-	return fail("execv(" + *server + "): " + std::strerror(errno));
+
+	std::vector<char *> args;
+	for (const auto &a : o.server_argv)
+		args.push_back(const_cast<char *>(a.c_str()));
+	args.push_back(nullptr);
+	::execv(server->c_str(), args.data());
+	int err = errno;
+	// Exiting closes the rendezvous armed: the kernel parks the listeners
+	// (and the connections waiting on them) again.
+	return fail("execv(" + *server + "): " + std::strerror(err) + ": the listeners stay "
+		    "parked at " + park + " for " + std::to_string(delay) + " ms",
+		    "fix the server and run puds again: the connections waiting now are "
+		    "handed to it");
 }
 
 } // namespace

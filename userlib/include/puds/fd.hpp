@@ -28,6 +28,12 @@ public:
 	// Take ownership of @fd (which must be open, or -1).
 	static Fd adopt(int fd) noexcept { return Fd(fd); }
 
+	// socket(@domain, @type | SOCK_CLOEXEC, @protocol): a new socket,
+	// close-on-exec as every fd the library makes (flags such as
+	// SOCK_NONBLOCK may be or'ed into @type).  The error names the call:
+	// "socket(AF_UNIX, SOCK_DGRAM): ...".
+	static Result<Fd> socket(int domain, int type, int protocol = 0);
+
 	// A new fd for the same open file, close-on-exec.
 	Result<Fd> dup() const;
 

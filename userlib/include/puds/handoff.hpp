@@ -25,12 +25,19 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "puds/error.hpp"
 #include "puds/fd.hpp"
 #include "puds/parcel.hpp"
 
 namespace puds {
+
+// Every datagram queued on the datagram socket @sock, oldest first, with
+// copies of their fds (MSG_PEEK with SO_PEEK_OFF, turned off again however
+// it ends): the queue is left as it is.  @name (the rendezvous's path)
+// is for the errors.  reclaim()'s reading, on any socket.
+Result<std::vector<Message>> peek_queue(int sock, const std::string &name);
 
 class Rendezvous {
 public:

@@ -5,7 +5,8 @@
 // that spans as many datagrams as the fds and the bytes need.
 //
 // Wire format, version 1.  A parcel is 1..n datagrams; each starts with a
-// 40-byte header, all integers little-endian:
+// 40-byte header (parcel_header below: offsets and sizes), all integers
+// little-endian:
 //
 //   0  magic "PUDS"          16  seq (0..count-1)     32  nfds in this datagram
 //   4  u16 version (1)       20  count of datagrams   36  payload bytes
@@ -39,6 +40,57 @@ inline constexpr std::size_t kMaxPayloadPerMessage = 32 * 1024;
 inline constexpr std::size_t kMaxStateSize = 16 * 1024 * 1024;
 inline constexpr std::size_t kMaxParcelFds = 65536;
 
+// The header, field by field: the one table that the writer, the reader,
+// parcel_position() and the tests use.
+struct HeaderField {
+	std::uint16_t offset, size;	// bytes
+};
+
+namespace parcel_header {
+inline constexpr HeaderField magic{0, 4};		// "PUDS"
+inline constexpr HeaderField version{4, 2};		// kParcelVersion
+inline constexpr HeaderField header_size{6, 2};	// kParcelHeaderSize
+inline constexpr HeaderField id{8, 8};			// the parcel's, random
+inline constexpr HeaderField seq{16, 4};		// this datagram's, 0..count-1
+inline constexpr HeaderField count{20, 4};		// datagrams of the parcel
+inline constexpr HeaderField nfds_total{24, 4};	// fds of the parcel
+inline constexpr HeaderField fd_index{28, 4};		// its first fd's index in the parcel
+inline constexpr HeaderField nfds{32, 4};		// fds of this datagram
+inline constexpr HeaderField payload_size{36, 4};	// bytes after the header
+inline constexpr HeaderField all[] = {magic, version, header_size, id, seq, count,
+				      nfds_total, fd_index, nfds, payload_size};
+
+// Each field where the one before it ends, the last where the header ends.
+constexpr bool contiguous()
+{
+	std::size_t at = 0;
+	for (const auto &f : all) {
+		if (f.offset != at)
+			return false;
+		at += f.size;
+	}
+	return at == kParcelHeaderSize;
+}
+static_assert(contiguous(), "the parcel header's fields must tile its 40 bytes");
+} // namespace parcel_header
+
+// Field @f of the header at the start of @d (which is at least
+// kParcelHeaderSize bytes), little-endian.
+inline std::uint64_t read_field(std::span<const std::byte> d, HeaderField f)
+{
+	std::uint64_t v = 0;
+
+	for (int i = 0; i < f.size; i++)
+		v |= std::uint64_t(d[f.offset + i]) << (8 * i);
+	return v;
+}
+
+inline void write_field(std::span<std::byte> d, HeaderField f, std::uint64_t v)
+{
+	for (int i = 0; i < f.size; i++)
+		d[f.offset + i] = std::byte(v >> (8 * i));
+}
+
 struct NamedFd {
 	std::string name;
 	Fd fd;
@@ -70,6 +122,17 @@ struct ParcelPosition {
 	std::uint32_t seq, count;
 };
 std::optional<ParcelPosition> parcel_position(std::span<const std::byte> d);
+
+// Where the newest complete parcel of a queue is: @queue holds the
+// position of each datagram queued, oldest first (nullopt for one that is
+// not a parcel's).  A crash in the middle of park() leaves an older
+// complete parcel before it, or a partial one after it; neither is the
+// answer.  Empty if no parcel is whole.
+struct ParcelExtent {
+	std::size_t first, count;	// datagrams [first, first + count)
+};
+std::optional<ParcelExtent>
+newest_complete_parcel(std::span<const std::optional<ParcelPosition>> queue);
 
 // Check @msgs as the datagrams of one parcel and build it, taking their fds.
 // Any malformed input is an error that says what was wrong; every fd of

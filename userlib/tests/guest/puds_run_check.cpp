@@ -2,8 +2,13 @@
 // `puds run` on the patched kernel (guest, make check): an unmodified
 // socket-activated server (it only knows sd_listen_fds' protocol) run under
 // puds is SIGKILLed and started again after a gap, and every connection a
-// client attempted during the gap completes.  One multi-call binary: "puds"
-// runs the command, "serve" is the server, no argument runs the test (TAP).
+// client attempted during the gap completes.  Then the failures of a
+// restart after which the next `puds run` must still hand over every
+// connection that waited (issue 15): puds run SIGKILLed right after its
+// bind() of the rendezvous, a lowered net.unix.delay_close_max_ms, a full
+// per-user cap (EDQUOT), and a server that fails to exec.  One multi-call
+// binary: "puds" runs the command, "serve" is the server, no argument runs
+// the test (TAP).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -11,11 +16,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/ioctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/un_delay_close.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -141,6 +151,277 @@ bool replied(int fd)
 	return ok;
 }
 
+// One `puds run` of the failure scenarios: the test's server on @port,
+// parked at @park with @delay ms, as @uid (0: root), its stderr into @err.
+struct Run {
+	std::string park, ready, err;
+	int port = 0, delay = 20000;
+	uid_t uid = 0;
+	std::string server;	// "": the test's own server
+};
+
+// Fork the `puds run` of @r; with @traced, stopped for ptrace before exec.
+pid_t spawn_puds(const char *self, const Run &r, bool traced = false)
+{
+	unlink(r.ready.c_str());
+	pid_t pid = fork();
+	if (pid)
+		return pid;
+	int null = open("/dev/null", O_WRONLY);
+	dup2(null, 1);
+	if (!r.err.empty()) {
+		int e = open(r.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(e, 2);
+	}
+	if (r.uid && (setgroups(0, nullptr) || setgid(r.uid) || setuid(r.uid)))
+		_exit(126);
+	if (traced) {
+		ptrace(PTRACE_TRACEME, 0, nullptr, nullptr);
+		raise(SIGSTOP);
+	}
+	std::string listen = "http=127.0.0.1:" + std::to_string(r.port);
+	std::string delay = std::to_string(r.delay);
+	if (r.server.empty())
+		execl(self, self, "puds", "run", "--park", r.park.c_str(), "--listen",
+		      listen.c_str(), "--delay", delay.c_str(), "--", self, "serve",
+		      r.ready.c_str(), (char *)nullptr);
+	else
+		execl(self, self, "puds", "run", "--park", r.park.c_str(), "--listen",
+		      listen.c_str(), "--delay", delay.c_str(), "--", r.server.c_str(),
+		      (char *)nullptr);
+	_exit(127);
+}
+
+// `puds run` as @r until its server is ready: the pid, or -1.
+pid_t start_run(const char *self, const Run &r)
+{
+	return guest::wait_ready(spawn_puds(self, r), 2000, [&] {
+		struct stat st;
+		return !stat(r.ready.c_str(), &st) && st.st_size > 0;
+	});
+}
+
+int wait_exit(pid_t pid)
+{
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_file(const std::string &path)
+{
+	std::string text;
+	if (std::FILE *f = std::fopen(path.c_str(), "r")) {
+		char buf[512];
+		std::size_t n;
+		while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+			text.append(buf, n);
+		std::fclose(f);
+	}
+	return text;
+}
+
+// @text (puds's stderr) as TAP comments, line by line.
+void diag_lines(const std::string &text)
+{
+	std::size_t at = 0;
+	while (at < text.size()) {
+		std::size_t end = text.find('\n', at);
+		if (end == std::string::npos)
+			end = text.size();
+		tap_diag("  %s", text.substr(at, end - at).c_str());
+		at = end + 1;
+	}
+}
+
+bool write_sysctl(const char *name, int value)
+{
+	std::string path = std::string("/proc/sys/net/unix/") + name, v = std::to_string(value);
+	int fd = open(path.c_str(), O_WRONLY);
+	bool ok = fd >= 0 && write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+std::vector<int> connect_clients(int port, int n)
+{
+	std::vector<int> fds;
+	for (int i = 0; i < n; i++) {
+		int fd = guest::tcp_connect(port, "GET\n");
+		if (fd >= 0)
+			fds.push_back(fd);
+	}
+	return fds;
+}
+
+int count_replied(const std::vector<int> &fds)
+{
+	int ok = 0;
+	for (int fd : fds)
+		ok += replied(fd);
+	return ok;
+}
+
+// The server of @r started under puds run and SIGKILLed: its listener and
+// the rendezvous parked.
+bool start_and_kill(const char *self, const Run &r)
+{
+	pid_t pid = start_run(self, r);
+	if (pid < 0)
+		return false;
+	kill(pid, SIGKILL);
+	return wait_exit(pid) == 128 + SIGKILL;
+}
+
+// Run the traced @pid until its first bind() returns 0 (puds run's first
+// is the rendezvous's: the listeners come from the parked queue), then
+// SIGKILL it there, before its next instruction.  True if it was killed so.
+bool kill_after_first_bind(pid_t pid)
+{
+	int status;
+	if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+		return false;
+	ptrace(PTRACE_SETOPTIONS, pid, nullptr, PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL);
+	int sig = 0;
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, pid, nullptr, sig))
+			return false;
+		sig = 0;
+		if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+			return false;
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			user_regs_struct regs {};
+			ptrace(PTRACE_GETREGS, pid, nullptr, &regs);
+			// At the entry rax is -ENOSYS: 0 only at the exit of a bind() that worked.
+			if (regs.orig_rax == SYS_bind && regs.rax == 0) {
+				kill(pid, SIGKILL);
+				return wait_exit(pid) == 128 + SIGKILL;
+			}
+		} else if (WSTOPSIG(status) != SIGTRAP && WSTOPSIG(status) != SIGSTOP) {
+			sig = WSTOPSIG(status);
+		}
+	}
+}
+
+// The end of each failure: `puds run` with a good setup hands every
+// connection that waited to the new server.
+void served_by_next_run(const char *self, const Run &r, const std::vector<int> &waiting,
+			const char *what)
+{
+	pid_t pid = start_run(self, r);
+	int ok = count_replied(waiting);
+	tap_diag("%s: %d of %zu waiting connections served", what, ok, waiting.size());
+	tap_result(pid > 0 && ok == static_cast<int>(waiting.size()) && waiting.size() == 10,
+		   "%s: the next puds run hands every waiting connection over", what);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		wait_exit(pid);
+	}
+}
+
+// SIGKILL between bind() and anything after it: the socket was armed
+// before bind(), so the queue it adopted parks again, unread.
+void killed_after_bind(const char *self, Run r)
+{
+	const char *what = "SIGKILL right after bind()";
+	bool parked = start_and_kill(self, r);
+	bool killed = parked && kill_after_first_bind(spawn_puds(self, r, true));
+	tap_result(killed, "%s: puds run adopts the parked rendezvous and is SIGKILLed at "
+		   "bind()'s return", what);
+	served_by_next_run(self, r, connect_clients(r.port, 10), what);
+}
+
+// net.unix.delay_close_max_ms lowered while the server was down: puds run
+// with the old --delay clamps it, says so, and adopts.
+void lowered_maximum(const char *self, Run r)
+{
+	const char *what = "a lowered net.unix.delay_close_max_ms";
+	bool parked = start_and_kill(self, r);
+	bool lowered = write_sysctl("delay_close_max_ms", r.delay / 2);
+	auto waiting = connect_clients(r.port, 10);
+	r.err = dir + "/lowered.err";
+	served_by_next_run(self, r, waiting, what);
+	std::string err = read_file(r.err);
+	diag_lines(err);
+	tap_result(parked && lowered &&
+			   err.find("above net.unix.delay_close_max_ms") != std::string::npos &&
+			   err.find("parking for " + std::to_string(r.delay / 2)) != std::string::npos,
+		   "%s: --delay %d is clamped to %d with a warning naming the sysctl", what,
+		   r.delay, r.delay / 2);
+	write_sysctl("delay_close_max_ms", 60000);
+}
+
+// The user at net.unix.delay_close_max_per_user, its credit taken by
+// another socket: puds run fails with EDQUOT before adopting anything;
+// once there is room, the next one adopts the queue that stayed parked.
+void full_cap(const char *self, Run r)
+{
+	const char *what = "a full per-user cap (EDQUOT)";
+	bool parked = start_and_kill(self, r);
+	bool capped = write_sysctl("delay_close_max_per_user", 1);
+	// Another socket of the user, armed on the credit of the parked queue.
+	int to_hog[2], from_hog[2];
+	(void)!pipe(to_hog);
+	(void)!pipe(from_hog);
+	pid_t hog = fork();
+	if (!hog) {
+		close(to_hog[1]);
+		if (setgroups(0, nullptr) || setgid(r.uid) || setuid(r.uid))
+			_exit(1);
+		int s = socket(AF_UNIX, SOCK_DGRAM, 0), ms = 10000;
+		char ok = setsockopt(s, SOL_UNIX, UNIX_DELAY_CLOSE, &ms, sizeof(ms)) ? 'n' : 'y';
+		(void)!write(from_hog[1], &ok, 1);
+		(void)!read(to_hog[0], &ok, 1);	// until the test closes it
+		_exit(0);
+	}
+	close(to_hog[0]);
+	close(from_hog[1]);
+	char armed = 0;
+	(void)!read(from_hog[0], &armed, 1);
+	close(from_hog[0]);
+
+	Run failing = r;
+	failing.err = dir + "/cap.err";
+	int rc = wait_exit(spawn_puds(self, failing));
+	std::string err = read_file(failing.err);
+	diag_lines(err);
+	tap_result(parked && capped && armed == 'y' && rc == 1 &&
+			   err.find("net.unix.delay_close_max_per_user") != std::string::npos,
+		   "%s: puds run fails, naming the cap, and adopts nothing", what);
+	auto waiting = connect_clients(r.port, 10);
+	close(to_hog[1]);
+	wait_exit(hog);
+	served_by_next_run(self, r, waiting, what);
+	write_sysctl("delay_close_max_per_user", 64);
+}
+
+// The server fails to exec after puds run adopted and parked (its binary
+// gone after an upgrade: here a script whose interpreter is missing, which
+// passes puds's check and fails execv() with ENOENT): the listeners stay
+// parked.
+void failed_exec(const char *self, Run r)
+{
+	const char *what = "a server that fails to exec";
+	bool parked = start_and_kill(self, r);
+	Run failing = r;
+	failing.server = dir + "/upgraded-server";
+	failing.err = dir + "/exec.err";
+	if (std::FILE *f = std::fopen(failing.server.c_str(), "w")) {
+		std::fputs("#!/nonexistent/interpreter\n", f);
+		std::fclose(f);
+	}
+	chmod(failing.server.c_str(), 0755);
+	int rc = wait_exit(spawn_puds(self, failing));
+	std::string err = read_file(failing.err);
+	diag_lines(err);
+	tap_result(parked && rc == 1 && err.find("execv(") != std::string::npos &&
+			   err.find("stay parked") != std::string::npos,
+		   "%s: puds run adopts, execv() fails, puds exits 1 saying the listeners "
+		   "stay parked", what);
+	served_by_next_run(self, r, connect_clients(r.port, 10), what);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -152,7 +433,7 @@ int main(int argc, char **argv)
 
 	char tmpl[] = "/tmp/puds-run.XXXXXX";
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	tap_plan(12);
+	tap_plan(20);
 	if (unshare(CLONE_NEWNET)) {
 		tap_bail("unshare(CLONE_NEWNET): %s", std::strerror(errno));
 	}
@@ -286,5 +567,30 @@ int main(int argc, char **argv)
 		kill(sd, SIGKILL);
 		waitpid(sd, &status, 0);
 	}
+
+	// Each failure on a port and a rendezvous of its own.
+	auto run_at = [&](const char *name, int port) {
+		Run r;
+		r.park = dir + "/" + name;
+		r.ready = dir + "/" + name + ".ready";
+		r.port = port;
+		return r;
+	};
+	killed_after_bind(self, run_at("killed", 18090));
+	lowered_maximum(self, run_at("lowered", 18091));
+	{
+		// As a user of its own, whose count of armed sockets and parked
+		// queues is the test's alone.
+		char utmpl[] = "/tmp/puds-cap.XXXXXX";
+		std::string udir = mkdtemp(utmpl);
+		Run r;
+		r.uid = 4242;
+		(void)!chown(udir.c_str(), r.uid, r.uid);
+		r.park = udir + "/cap";
+		r.ready = udir + "/cap.ready";
+		r.port = 18092;
+		full_cap(self, r);
+	}
+	failed_exec(self, run_at("exec", 18093));
 	return tap_finish();
 }
