@@ -9,9 +9,10 @@ set -euo pipefail
 work=$1
 deb=$work/debs
 mkdir -p "$deb"
-for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx; do
-	name=${pkg%%:*} bin=${pkg#*:}
-	if [ ! -x "$deb/$name/$bin" ]; then
+# get NAME FILE: Debian's package NAME, unpacked at $deb/NAME (FILE in it).
+get() {
+	local name=$1 file=$2
+	if [ ! -e "$deb/$name/$file" ]; then
 		# Package lists may have been cleaned (container images): update once.
 		if ! (cd "$deb" && apt-get download -qq "$name" 2>/dev/null); then
 			[ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null 2>&1
@@ -22,5 +23,19 @@ for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx; do
 		fi
 		dpkg-deb -x "$deb/${name}"_*.deb "$deb/$name"
 	fi
+}
+for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx haproxy:usr/sbin/haproxy; do
+	name=${pkg%%:*} bin=${pkg#*:}
+	get "$name" "$bin"
 	echo "/opt/$name/$name $deb/$name/$bin"
+done
+# haproxy links libraries this host may lack (mkinitramfs.sh brings only
+# what ldd finds here): they come from their Debian packages too, put where
+# the guest's loader looks.  libopentracing-c-wrapper needs libopentracing.
+multi=usr/lib/x86_64-linux-gnu
+for pkg in liblua5.3-0:liblua5.3.so.0 libopentracing-c-wrapper0:libopentracing-c-wrapper.so.0 \
+	libopentracing1:libopentracing.so.1; do
+	name=${pkg%%:*} so=${pkg#*:}
+	get "$name" "$multi/$so"
+	echo "/lib/x86_64-linux-gnu/$so $(readlink -f "$deb/$name/$multi/$so")"
 done

@@ -2,6 +2,8 @@
 // Unmodified servers from Debian's packages under `puds run` (guest, make
 // check), each SIGKILLed while clients keep sending HTTP requests, then
 // started again by `puds run`: every request of the gap must be answered.
+// While each runs, `puds status` must show its rendezvous armed (it kept
+// fd PUDS_RENDEZVOUS_FD).
 //   - lighttpd 1.4.69: takes its listener from LISTEN_FDS with
 //     server.systemd-socket-activation = "enable", run with -D;
 //   - nginx 1.22.1: `puds run --nginx` sets NGINX="3;", nginx's own way of
@@ -9,6 +11,13 @@
 //     puds execs) forks a worker, so a crash is modelled as systemd's
 //     KillMode=control-group does it: SIGKILL to the whole process group.
 //     (With master_process off, nginx 1.22.1 crashes on inherited sockets.)
+//   - haproxy 2.6.12: `bind fd@3`, master-worker mode (-W) in the
+//     foreground (-db).  The master and its worker both keep fd 3 and the
+//     rendezvous (PUDS_RENDEZVOUS_FD): haproxy closes no fd it did not
+//     open (on the host, both also survived the master's re-exec of a
+//     SIGUSR2 reload; not tested here).  It answers by itself
+//     (`http-request return`, no backend), with the page the others serve;
+//     its own log goes to stderr, which goes to error.log.
 // The binaries are Debian's, unpacked into the initramfs at /opt
 // (tests/guest/extra.sh).
 #include <arpa/inet.h>
@@ -39,6 +48,7 @@ struct Server {
 	const char *binary;
 	int port;
 	bool nginx;
+	bool stderr_log;	// the server logs to stderr: send it to @dir/error.log
 	// The config file for @dir (document root @dir/www), and the argv tail.
 	std::string (*config)(const std::string &dir, int port);
 	std::vector<std::string> (*args)(const std::string &dir);
@@ -77,9 +87,24 @@ std::vector<std::string> nginx_args(const std::string &dir)
 	return {"-p", dir, "-c", dir + "/server.conf", "-e", dir + "/error.log"};
 }
 
+std::string haproxy_conf(const std::string &, int)
+{
+	return "global\n maxconn 64\n"
+	       "defaults\n mode http\n timeout connect 5s\n timeout client 10s\n"
+	       " timeout server 10s\n"
+	       "frontend http\n bind fd@3\n"
+	       " http-request return status 200 content-type text/html string \"parked by puds\\n\"\n";
+}
+
+std::vector<std::string> haproxy_args(const std::string &dir)
+{
+	return {"-W", "-db", "-f", dir + "/server.conf"};
+}
+
 const Server kServers[] = {
-	{"lighttpd", "/opt/lighttpd/lighttpd", 8081, false, lighttpd_conf, lighttpd_args},
-	{"nginx", "/opt/nginx/nginx", 8082, true, nginx_conf, nginx_args},
+	{"lighttpd", "/opt/lighttpd/lighttpd", 8081, false, false, lighttpd_conf, lighttpd_args},
+	{"nginx", "/opt/nginx/nginx", 8082, true, false, nginx_conf, nginx_args},
+	{"haproxy", "/opt/haproxy/haproxy", 8083, false, true, haproxy_conf, haproxy_args},
 };
 
 int kPort;
@@ -111,6 +136,37 @@ bool answered(int fd)
 	return got.find(" 200 OK") != std::string::npos && got.find("parked by puds") != std::string::npos;
 }
 
+// Whether `puds status` lists the rendezvous armed: while the server runs,
+// only if it kept fd PUDS_RENDEZVOUS_FD open.  (A server that closed it
+// would still pass the gap within --delay of its start, its queue parked
+// early; it would lose the handoff once it had run longer than that.)
+bool rendezvous_armed(const char *self)
+{
+	std::string out = dir + "/status";
+	pid_t pid = fork();
+	if (!pid) {
+		int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		execl(self, self, "puds", "status", (char *)nullptr);
+		_exit(127);
+	}
+	waitpid(pid, nullptr, 0);
+	bool armed = false;
+	if (std::FILE *f = std::fopen(out.c_str(), "r")) {
+		char line[512];
+		while (std::fgets(line, sizeof(line), f)) {
+			std::string l = line;
+			if (l.find("armed") != std::string::npos &&
+			    l.find(dir + "/rendezvous") != std::string::npos)
+				armed = true;
+			else if (l.find(dir + "/rendezvous") != std::string::npos)
+				std::printf("# puds status: %s", line);
+		}
+		std::fclose(f);
+	}
+	return armed;
+}
+
 pid_t start(const char *self, const Server &srv)
 {
 	pid_t pid = fork();
@@ -129,6 +185,11 @@ pid_t start(const char *self, const Server &srv)
 		argv.push_back(nullptr);
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, 1);
+		if (srv.stderr_log) {
+			int log = open((dir + "/error.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+			dup2(log, 2);
+			close(log);
+		}
 		setpgid(0, 0);
 		execv(self, argv.data());
 		_exit(127);
@@ -164,10 +225,12 @@ void run_server(const char *self, const Server &srv)
 				std::printf("# %s", line);
 			std::fclose(e);
 		}
-		for (int i = 0; i < 4; i++)
+		for (int i = 0; i < 5; i++)
 			check(false, (n + ": not reached").c_str());
 		return;
 	}
+	check(rendezvous_armed(self),
+	      (n + " keeps the rendezvous (puds status: armed, not parked)").c_str());
 	kill(-pid, SIGKILL);
 	int st;
 	waitpid(pid, &st, 0);
@@ -202,7 +265,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !std::strcmp(argv[1], "puds"))
 		return puds::puds_main(argc - 1, argv + 1);
 
-	tap_plan(5 * std::size(kServers));
+	tap_plan(6 * std::size(kServers));
 	for (const auto &srv : kServers)
 		if (access(srv.binary, X_OK))
 			tap_bail("%s: %s", srv.binary, std::strerror(errno));
