@@ -5,11 +5,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 
 #include "selftest.h"
 
@@ -30,6 +32,29 @@ inline int tcp_connect(int port, const char *request = nullptr)
 		return -1;
 	}
 	return fd;
+}
+
+// An HTTP/1.0 GET of /index.html sent to 127.0.0.1:@port: the fd, or -1.
+inline int http_get(int port)
+{
+	return tcp_connect(port, "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n");
+}
+
+// Did @fd get "200 OK" and a page containing @body before the reply ended
+// or @timeout_ms passed without data?  Closes @fd.
+inline bool http_ok(int fd, const char *body, int timeout_ms)
+{
+	std::string got;
+	char buf[512];
+	pollfd p{fd, POLLIN, 0};
+	while (poll(&p, 1, timeout_ms) == 1) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		got.append(buf, n);
+	}
+	close(fd);
+	return got.find(" 200 OK") != std::string::npos && got.find(body) != std::string::npos;
 }
 
 // A server started as @pid is ready when ready() holds (polled every

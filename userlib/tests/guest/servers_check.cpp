@@ -117,23 +117,13 @@ void check(bool ok, const char *what)
 
 int request()
 {
-	return guest::tcp_connect(kPort, "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n");
+	return guest::http_get(kPort);
 }
 
 // A "200 OK" with the page, within 10 s.
 bool answered(int fd)
 {
-	std::string got;
-	char buf[512];
-	pollfd p{fd, POLLIN, 0};
-	while (poll(&p, 1, 10000) == 1) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		got.append(buf, n);
-	}
-	close(fd);
-	return got.find(" 200 OK") != std::string::npos && got.find("parked by puds") != std::string::npos;
+	return guest::http_ok(fd, "parked by puds", 10000);
 }
 
 // Whether `puds status` lists the rendezvous armed: while the server runs,

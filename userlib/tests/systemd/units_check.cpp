@@ -83,24 +83,13 @@ std::string property(const char *unit, const char *name)
 
 int request(int port)
 {
-	return guest::tcp_connect(port, "GET /index.html HTTP/1.0\r\nHost: localhost\r\n\r\n");
+	return guest::http_get(port);
 }
 
 // A "200 OK" with the page, within 15 s.
 bool answered(int fd)
 {
-	std::string got;
-	char buf[512];
-	pollfd p{fd, POLLIN, 0};
-	while (poll(&p, 1, 15000) == 1) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		got.append(buf, n);
-	}
-	close(fd);
-	return got.find(" 200 OK") != std::string::npos &&
-	       got.find("served by puds") != std::string::npos;
+	return guest::http_ok(fd, "served by puds", 15000);
 }
 
 bool serving(int port)
