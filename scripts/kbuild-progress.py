@@ -43,7 +43,8 @@ def main(argv):
         elif not NOISE.match(line):
             sys.stdout.write(line)
             sys.stdout.flush()
-    if steps:
+    # A build that had little to do (relinking the image) says nothing.
+    if steps >= 50 or last != start:
         show()
         # Only a build from scratch (or nearly: hundreds of steps) sets
         # the total; an incremental one says nothing about it.
