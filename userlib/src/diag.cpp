@@ -139,9 +139,12 @@ int on_inet_msg(const nlmsghdr *nlh, void *data)
 	TcpListener l;
 	char host[INET6_ADDRSTRLEN] = {};
 	inet_ntop(r->idiag_family, r->id.idiag_src, host, sizeof(host));
-	std::string port = std::to_string(ntohs(r->id.idiag_sport));
-	l.address = r->idiag_family == AF_INET6 ? "[" + std::string(host) + "]:" + port
-						: std::string(host) + ":" + port;
+	// Appended: GCC 12's -Wrestrict misfires on "[" + std::string (Release).
+	if (r->idiag_family == AF_INET6)
+		l.address.append("[").append(host).append("]");
+	else
+		l.address.append(host);
+	l.address.append(":").append(std::to_string(ntohs(r->id.idiag_sport)));
 	l.ino = r->idiag_inode;
 	l.uid = r->idiag_uid;
 	l.waiting = r->idiag_rqueue;
@@ -316,15 +319,24 @@ void json_string(std::string &out, std::string_view s)
 	out += '"';
 }
 
+// ", \"KEY\": VALUE" (VALUE already JSON).  Appended piece by piece: GCC 12's
+// -Wrestrict misfires on "..." + std::string in Release builds.
+void json_member(std::string &out, const char *key, std::string_view value)
+{
+	out.append(", \"").append(key).append("\": ").append(value);
+}
+
 void json_listener(std::string &out, const TcpListener &l, const char *indent)
 {
 	out += indent;
 	out += "{\"protocol\": \"tcp\", \"address\": ";
 	json_string(out, l.address);
-	out += ", \"inode\": " + std::to_string(l.ino) + ", \"uid\": " + std::to_string(l.uid) +
-	       ", \"waiting\": " + std::to_string(l.waiting) +
-	       ", \"backlog\": " + std::to_string(l.backlog) +
-	       ", \"backlog_nearly_full\": " + (l.backlog_nearly_full() ? "true" : "false") + "}";
+	json_member(out, "inode", std::to_string(l.ino));
+	json_member(out, "uid", std::to_string(l.uid));
+	json_member(out, "waiting", std::to_string(l.waiting));
+	json_member(out, "backlog", std::to_string(l.backlog));
+	json_member(out, "backlog_nearly_full", l.backlog_nearly_full() ? "true" : "false");
+	out += "}";
 }
 
 void json_listeners(std::string &out, const std::vector<TcpListener> &ls, const char *indent)
@@ -387,14 +399,16 @@ std::string status_json(const StatusReport &r)
 			}
 			out += '"';
 		}
-		out += ", \"inode\": " + std::to_string(e.ino) + ", \"uid\": " + std::to_string(e.uid) +
-		       ", \"delay_ms\": " + std::to_string(e.delay_ms) + ", \"age_ms\": " +
-		       (has_age(e) ? std::to_string(e.delay_ms >= e.remaining_ms
-							   ? e.delay_ms - e.remaining_ms : 0)
-				   : "null") +
-		       ", \"remaining_ms\": " + (armed ? "null" : std::to_string(e.remaining_ms)) +
-		       ", \"datagrams\": " + std::to_string(e.queued) +
-		       ", \"fds\": " + std::to_string(e.fds) + ", \"listeners\": ";
+		json_member(out, "inode", std::to_string(e.ino));
+		json_member(out, "uid", std::to_string(e.uid));
+		json_member(out, "delay_ms", std::to_string(e.delay_ms));
+		json_member(out, "age_ms", has_age(e) ? std::to_string(e.delay_ms >= e.remaining_ms
+								 ? e.delay_ms - e.remaining_ms : 0)
+						   : "null");
+		json_member(out, "remaining_ms", armed ? "null" : std::to_string(e.remaining_ms));
+		json_member(out, "datagrams", std::to_string(e.queued));
+		json_member(out, "fds", std::to_string(e.fds));
+		out += ", \"listeners\": ";
 		if (r.attribution == StatusReport::Attribution::only_parked_queue && r.attributed_to == i)
 			json_listeners(out, r.unowned, "      ");
 		else
