@@ -143,7 +143,14 @@ TEST_CASE("puds: every usage error exits 2 and says what to do")
 		{{}, "no command: give one of run, status, check"},
 		{{"bogus"}, "unknown command \"bogus\": the commands are run, status and check"},
 		{{"--bogus"}, "unknown option \"--bogus\""},
-		{{"status", "now"}, "puds status takes no arguments"},
+		{{"status", "now"}, "puds status takes no arguments (\"now\" given): run puds status, "
+				    "or puds status --json"},
+		{{"status", "--json", "now"}, "puds status takes no arguments (\"now\" given)"},
+		{{"status", "--jsn"}, "unknown option \"--jsn\" for puds status: its only option is --json"},
+		{{"status", "-j"}, "unknown option \"-j\" for puds status"},
+		{{"status", "--json", "--json"}, "--json given twice to puds status: give it once"},
+		{{"status", "--json=yes"}, "--json takes no value (\"--json=yes\" given): give --json alone"},
+		{{"status", ""}, "puds status takes no arguments (\"\" given)"},
 		{{"check", "-v"}, "puds check takes no arguments"},
 		// What run needs.
 		{{"run"}, "missing --park PATH, --listen NAME=ADDR and -- SERVER: e.g. puds run"},
@@ -253,7 +260,7 @@ TEST_CASE("puds: --help and run --help print help and --version the version")
 	CHECK(help.rc == 0);
 	CHECK(help.err.empty());
 	CHECK(help.out.find("puds run --park PATH") != std::string::npos);
-	CHECK(help.out.find("puds status") != std::string::npos);
+	CHECK(help.out.find("puds status [--json]") != std::string::npos);
 	CHECK(help.out.find("must be mode 0700") != std::string::npos);
 	CHECK(help.out.find("chmod 0700 DIR") != std::string::npos);
 	CHECK(help.out.find("Exit status") != std::string::npos);
@@ -269,7 +276,14 @@ TEST_CASE("puds: --help and run --help print help and --version the version")
 	}
 	auto status = run_puds({"status", "--help"});
 	CHECK(status.rc == 0);
-	CHECK(status.out.find("puds status\n") != std::string::npos);
+	CHECK(status.out.find("puds status [--json]\n") != std::string::npos);
+	CHECK(status.out.find("--json prints the same as one JSON object") != std::string::npos);
+	CHECK(status.out.find("WARNING line when 80% of a backlog") != std::string::npos);
+	for (const char *h : {"--help", "-h"}) {
+		auto json_help = run_puds({"status", "--json", h});
+		CHECK(json_help.rc == 0);
+		CHECK(json_help.out == status.out);
+	}
 
 	auto version = run_puds({"--version"});
 	CHECK(version.rc == 0);

@@ -36,7 +36,7 @@ namespace {
 const char kUsage[] =
 	"usage: puds run --park PATH --listen NAME=ADDR [--listen ...] [--delay MS]\n"
 	"                [--nginx] -- SERVER [ARGS...]\n"
-	"       puds status\n"
+	"       puds status [--json]\n"
 	"       puds check\n"
 	"       puds --help | --version\n";
 
@@ -76,11 +76,18 @@ const char kRunHelp[] =
 
 const char kMoreHelp[] =
 	"\n"
-	"puds status\n"
+	"puds status [--json]\n"
 	"  Lists, from the kernel (sock_diag), the sockets of this network\n"
 	"  namespace that will park their queue (armed: a server running under\n"
 	"  puds; \"(unbound)\": armed, not bound yet) and the queues parked now:\n"
-	"  path, time left, datagrams, fds, uid.\n"
+	"  path, time left, datagrams, fds, uid, inode.  Under a parked queue, its\n"
+	"  TCP listeners with the connections waiting in their accept queue and\n"
+	"  the backlog; a WARNING line when 80% of a backlog or more waits.  The\n"
+	"  kernel does not say which sockets a queue holds: the listeners shown\n"
+	"  are those no process has open (inet_diag, /proc/PID/fd), given to the\n"
+	"  queue when only one queue is parked with fds (else listed apart).\n"
+	"  --json prints the same as one JSON object (userlib/README.md), with\n"
+	"  age_ms (delay_ms - remaining_ms) and how the listeners were matched.\n"
 	"\n"
 	"puds check\n"
 	"  Says whether this kernel can park fds (UNIX_DELAY_CLOSE).\n"
@@ -615,6 +622,46 @@ int cmd_run(int argc, char **argv)
 		    "handed to it");
 }
 
+// puds status [--json]: usage errors first, then the kernel.
+int cmd_status(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 2; i < argc; i++) {
+		std::string_view a = argv[i];
+		if (a == "--help" || a == "-h") {
+			std::fputs(kMoreHelp, stdout);
+			return 0;
+		}
+		if (a == "--json") {
+			if (json)
+				return usage_error("--json given twice to puds status: give it once");
+			json = true;
+		} else if (a.starts_with("--json=")) {
+			return usage_error("--json takes no value (" + quoted(a) +
+					   " given): give --json alone");
+		} else if (a.starts_with("-") && a != "-") {
+			return usage_error("unknown option " + quoted(a) +
+					   " for puds status: its only option is --json");
+		} else {
+			return usage_error("puds status takes no arguments (" + quoted(a) +
+					   " given): run puds status, or puds status --json");
+		}
+	}
+	auto list = list_delay_close();
+	if (!list)
+		return fail(list.error().message, hint_for(list.error()));
+	// The listeners are extra: without them the queues are still worth seeing.
+	auto listeners = list_tcp_listeners();
+	if (!listeners)
+		std::fprintf(stderr, "puds: the TCP listeners are not shown: %s\n",
+			     listeners.error().message.c_str());
+	auto report = StatusReport::make(std::move(*list),
+					 listeners ? *listeners : std::vector<TcpListener>{},
+					 scan_socket_owners());
+	std::fputs((json ? status_json(report) : status_text(report)).c_str(), stdout);
+	return 0;
+}
+
 } // namespace
 
 int puds_main(int argc, char **argv)
@@ -635,7 +682,9 @@ int puds_main(int argc, char **argv)
 		std::puts("puds " PUDS_VERSION);
 		return 0;
 	}
-	if ((cmd == "check" || cmd == "status") && argc > 2) {
+	if (cmd == "status")
+		return cmd_status(argc, argv);
+	if (cmd == "check" && argc > 2) {
 		std::string_view a = argv[2];
 		if (a == "--help" || a == "-h") {
 			std::fputs(kMoreHelp, stdout);
@@ -653,22 +702,6 @@ int puds_main(int argc, char **argv)
 	}
 	if (cmd == "run")
 		return cmd_run(argc, argv);
-	if (cmd == "status") {
-		auto list = list_delay_close();
-		if (!list)
-			return fail(list.error().message, hint_for(list.error()));
-		std::printf("%-9s %10s %8s %5s %6s %10s  %s\n", "STATE", "LEFT_MS", "QUEUED",
-			    "FDS", "UID", "INODE", "PATH");
-		for (const auto &e : *list)
-			std::printf("%-9s %10s %8u %5u %6u %10u  %s\n", e.state_name(),
-				    e.state == DelayCloseEntry::State::armed
-					    ? "-" : std::to_string(e.remaining_ms).c_str(),
-				    e.queued, e.fds, e.uid, e.ino,
-				    e.path.empty() ? "(unbound)" : e.path.c_str());
-		if (list->empty())
-			std::puts("(no socket with UNIX_DELAY_CLOSE, nothing parked)");
-		return 0;
-	}
 	return usage_error((cmd.starts_with("-") ? "unknown option " : "unknown command ") +
 			   quoted(cmd) + ": the commands are run, status and check");
 }

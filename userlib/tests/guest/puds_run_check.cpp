@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "guest_util.hpp"
+#include "json_mini.hpp"
 #include "puds_main.hpp"
 
 namespace {
@@ -108,15 +109,15 @@ int client(bool wait_reply)
 	return fd;
 }
 
-// `puds status`, as an operator would read it.
-std::string puds_status(const char *self)
+// `puds status` (with @opt: `puds status --json`), as an operator would read it.
+std::string puds_status(const char *self, const char *opt = nullptr)
 {
 	std::string out = dir + "/status";
 	pid_t pid = fork();
 	if (!pid) {
 		int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 1);
-		execl(self, self, "puds", "status", (char *)nullptr);
+		execl(self, self, "puds", "status", opt, (char *)nullptr);
 		_exit(127);
 	}
 	waitpid(pid, nullptr, 0);
@@ -433,7 +434,7 @@ int main(int argc, char **argv)
 
 	char tmpl[] = "/tmp/puds-run.XXXXXX";
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	tap_plan(20);
+	tap_plan(22);
 	if (unshare(CLONE_NEWNET)) {
 		tap_bail("unshare(CLONE_NEWNET): %s", std::strerror(errno));
 	}
@@ -491,6 +492,47 @@ int main(int argc, char **argv)
 		usleep(5000);
 	}
 	check(gap.size() == 20, "20 clients connect while no server runs");
+
+	// What an operator sees in the gap, read back from `puds status --json`:
+	// the parked queue, its fd, the listener it holds and the 20 waiting.
+	{
+		std::string json = puds_status(self, "--json"), err;
+		auto doc = json_mini::parse(json, &err);
+		if (!doc)
+			std::printf("# puds status --json does not parse: %s\n", err.c_str());
+		const json_mini::Value *queue = nullptr, *entries = doc ? doc->get("entries") : nullptr;
+		for (std::size_t i = 0; entries && i < entries->arr.size(); i++) {
+			const auto *path = entries->arr[i].get("path");
+			if (path && path->str == park)
+				queue = &entries->arr[i];
+		}
+		auto num = [](const json_mini::Value *v, const char *k) {
+			const auto *m = v ? v->get(k) : nullptr;
+			return m && m->type == json_mini::Value::Type::number ? m->num : -1.0;
+		};
+		const auto *ls = queue ? queue->get("listeners") : nullptr;
+		const json_mini::Value *l = ls && ls->arr.size() == 1 ? &ls->arr[0] : nullptr;
+		const auto *match = doc ? doc->get("listener_match") : nullptr;
+		const auto *attribution = match ? match->get("attribution") : nullptr;
+		double age = num(queue, "age_ms"), left = num(queue, "remaining_ms");
+		std::printf("# queue: fds %.0f, age_ms %.0f, remaining_ms %.0f; listener %s waiting "
+			    "%.0f of %.0f; attribution %s\n", num(queue, "fds"), age, left,
+			    l && l->get("address") ? l->get("address")->str.c_str() : "(none)",
+			    num(l, "waiting"), num(l, "backlog"),
+			    attribution ? attribution->str.c_str() : "(none)");
+		check(queue && queue->get("state") && queue->get("state")->str == "parked" &&
+			      num(queue, "fds") == 1 && num(queue, "datagrams") == 1 && age >= 0 &&
+			      left > 0 && age + left == num(queue, "delay_ms"),
+		      "puds status --json shows the parked queue: state, 1 datagram, 1 fd, age + "
+		      "time left = delay");
+		std::string addr = "127.0.0.1:";
+		addr += std::to_string(kPort);
+		check(l && l->get("address") && l->get("address")->str == addr &&
+			      num(l, "waiting") == static_cast<double>(gap.size()) &&
+			      l->get("backlog_nearly_full") && !l->get("backlog_nearly_full")->b &&
+			      attribution && attribution->str == "only-parked-queue",
+		      "and its listener with as many connections waiting as clients connected");
+	}
 
 	pid = start_server(self);
 	std::FILE *f = std::fopen((dir + "/ready").c_str(), "r");
