@@ -24,6 +24,9 @@ get() {
 		dpkg-deb -x "$deb/${name}"_*.deb "$deb/$name"
 	fi
 }
+# examples/echo_server (echo_check runs it): built in the guest build's tree.
+cmake --build "$work" --target echo_server >/dev/null
+echo "/opt/puds/echo_server $work/echo_server"
 for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx haproxy:usr/sbin/haproxy; do
 	name=${pkg%%:*} bin=${pkg#*:}
 	get "$name" "$bin"
