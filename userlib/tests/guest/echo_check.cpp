@@ -5,7 +5,9 @@
 // version on another address fails without --rebind (the parked listener
 // stays parked, nothing lost) and with --rebind drops the old listener and
 // its waiting connections; SIGQUIT retires: the listener is gone.  The
-// server is /opt/puds/echo_server (tests/guest/extra.sh puts it there).
+// server is /opt/puds/echo_server (tests/guest/extra.sh puts it there);
+// then its C twin (examples/echo_server_c.c, on puds.h): a SIGKILL gap and
+// retire.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +29,8 @@ namespace {
 
 constexpr int kPort = 7777, kNewPort = 7778;
 const char *server = "/opt/puds/echo_server";
+const char *server_c = "/opt/puds/echo_server_c";	// examples/echo_server_c.c, on puds.h
+const char *park_name = "handoff";
 std::string dir;
 
 void check(bool ok, const char *what)
@@ -52,7 +56,7 @@ std::string read_text(const std::string &path)
 // that word ("fresh", "adopted"), or -1 if it exited first (then *status).
 pid_t start(int port, const char *extra, std::string &how, int *status = nullptr)
 {
-	std::string ready = dir + "/ready", park = dir + "/handoff", err = dir + "/stderr";
+	std::string ready = dir + "/ready", park = dir + "/" + park_name, err = dir + "/stderr";
 	std::string listen = "127.0.0.1:" + std::to_string(port);
 	unlink(ready.c_str());
 	pid_t pid = fork();
@@ -135,7 +139,7 @@ int stop(pid_t pid, int sig)
 int main()
 {
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	tap_plan(20);
+	tap_plan(23);
 	if (unshare(CLONE_NEWNET))
 		tap_bail("unshare(CLONE_NEWNET): %s", std::strerror(errno));
 	lo_up();
@@ -232,5 +236,29 @@ int main()
 	pid = start(kNewPort, nullptr, how);
 	check(pid > 0 && how == "fresh", "the next start is a fresh one (the stale path cleaned up)");
 	stop(pid, SIGQUIT);
+
+	// The C twin, on puds.h: a SIGKILL gap, then retire.
+	const int kCPort = 7779;
+	server = server_c;
+	park_name = "handoff-c";
+	pid = start(kCPort, nullptr, how);
+	check(pid > 0 && how == "fresh" && serve_count(kCPort, 800, 3) == 3,
+	      "echo_server_c (puds.h) starts fresh and echoes");
+	stop(pid, SIGKILL);
+	gap.clear();
+	for (int i = 0; i < 10; i++)
+		gap.push_back(send_line(kCPort, 900 + i));
+	pid = start(kCPort, nullptr, how);
+	ok = 0;
+	for (int i = 0; i < 10; i++)
+		ok += echoed(gap[i], 900 + i);
+	check(pid > 0 && how == "adopted" && ok == 10,
+	      "echo_server_c: every client of a SIGKILL gap echoed (10 of 10)");
+	status = stop(pid, SIGQUIT);
+	after = guest::tcp_connect(kCPort);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0 && after < 0,
+	      "echo_server_c: SIGQUIT retires (puds_handoff_retire): nothing listens");
+	if (after >= 0)
+		close(after);
 	return tap_finish();
 }
