@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,6 +114,10 @@ bool echoed(int fd, int i)
 			break;
 		got.append(buf, n);
 	}
+	// The servers forked after this client connected hold a copy of its
+	// fd: shutdown() sends the FIN that close() alone would not (the C
+	// twin serves one client at a time, until it sees EOF).
+	shutdown(fd, SHUT_RDWR);
 	close(fd);
 	return got == want;
 }
@@ -252,6 +257,8 @@ int main()
 	ok = 0;
 	for (int i = 0; i < 10; i++)
 		ok += echoed(gap[i], 900 + i);
+	tap_diag("echo_server_c restarted: pid %d, %s, %d of 10 echoed; its stderr: %s", pid,
+		 how.c_str(), ok, read_text(dir + "/stderr").c_str());
 	check(pid > 0 && how == "adopted" && ok == 10,
 	      "echo_server_c: every client of a SIGKILL gap echoed (10 of 10)");
 	status = stop(pid, SIGQUIT);
