@@ -182,25 +182,44 @@ Status check_listener(int fd, const Address &a)
 	return Ok{};
 }
 
-Result<Fd> take_listener(Parcel &p, std::string_view name, const Address &a, bool nonblock)
+Result<TakenListener> take_listener_ex(Parcel &p, std::string_view name, const Address &a,
+				       const TakeOptions &opt)
 {
-	Fd fd;
+	TakenListener out;
 	for (auto it = p.fds.begin(); it != p.fds.end(); ++it) {
 		if (it->name != name)
 			continue;
-		if (auto st = check_listener(it->fd.get(), a); !st)
-			return Error::invalid("listener \"" + std::string(name) + "\": " +
-					      st.error().message);
-		fd = std::move(it->fd);
+		if (auto st = check_listener(it->fd.get(), a); !st) {
+			if (opt.on_address_change != AddressChange::rebind)
+				return Error::invalid("listener \"" + std::string(name) + "\": " +
+						      st.error().message +
+						      " (AddressChange::rebind would drop it and bind afresh)");
+			out.source = TakenListener::Source::rebound;
+			out.dropped = "listener \"" + std::string(name) + "\": " + st.error().message +
+				      ": dropped it, and the connections waiting on it, and bound " +
+				      a.str() + " afresh";
+			p.fds.erase(it);	// closes this process's copy
+			break;
+		}
+		out.fd = std::move(it->fd);
+		out.source = TakenListener::Source::handed_over;
 		p.fds.erase(it);
 		break;
 	}
-	if (!fd)
-		fd = PUDS_TRY(bind_listener(a));
-	int fl = ::fcntl(fd.get(), F_GETFL);
-	if (fl < 0 || ::fcntl(fd.get(), F_SETFL, nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK))
+	if (!out.fd)
+		out.fd = PUDS_TRY(bind_listener(a, opt.backlog));
+	int fd = out.fd.get();
+	bool nonblock = opt.blocking == Blocking::nonblocking;
+	int fl = ::fcntl(fd, F_GETFL);
+	if (fl < 0 || ::fcntl(fd, F_SETFL, nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK))
 		return Error::from_errno("fcntl(listener \"" + std::string(name) + "\", F_SETFL)");
-	return fd;
+	return out;
+}
+
+Result<Fd> take_listener(Parcel &p, std::string_view name, const Address &a, const TakeOptions &opt)
+{
+	TakenListener t = PUDS_TRY(take_listener_ex(p, name, a, opt));
+	return std::move(t.fd);
 }
 
 } // namespace puds

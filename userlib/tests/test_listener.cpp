@@ -94,7 +94,7 @@ TEST_CASE("take_listener: the handed-over one if it matches, with the O_NONBLOCK
 	::fcntl(orig->get(), F_SETFL, ::fcntl(orig->get(), F_GETFL) | O_NONBLOCK);
 	Parcel p;
 	p.fds.push_back({"http", std::move(orig->dup().value())});
-	auto fd = take_listener(p, "http", *a, false);
+	auto fd = take_listener(p, "http", *a, {.blocking = Blocking::blocking});
 	REQUIRE(fd);
 	CHECK(p.fds.empty());
 	CHECK(test::same_file(fd->get(), orig->get()));
@@ -103,14 +103,14 @@ TEST_CASE("take_listener: the handed-over one if it matches, with the O_NONBLOCK
 
 	// Not handed over: bound afresh (the port is busy here, so EADDRINUSE
 	// shows that it really tried).
-	auto fresh = take_listener(p, "http", *a, true);
+	auto fresh = take_listener(p, "http", *a, {.blocking = Blocking::nonblocking});
 	REQUIRE_FALSE(fresh);
 	CHECK(fresh.error().message.find("bind(127.0.0.1:") == 0);
 
 	// Handed over but not what was asked for: refused, left in the parcel.
 	p.fds.push_back({"http", std::move(fd).value()});
 	auto other = parse_address("127.0.0.2:1");
-	auto wrong = take_listener(p, "http", *other, true);
+	auto wrong = take_listener(p, "http", *other, {.blocking = Blocking::nonblocking});
 	REQUIRE_FALSE(wrong);
 	CHECK(wrong.error().message.find("listener \"http\"") == 0);
 	CHECK(p.fds.size() == 1);

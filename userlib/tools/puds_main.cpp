@@ -515,7 +515,7 @@ Result<Listeners> take_listeners(const cli::RunOptions &o, Parcel &parked,
 		    given && std::none_of(parked.fds.begin(), parked.fds.end(),
 					  [&](const NamedFd &nf) { return nf.name == l.name; }))
 			parked.fds.push_back({l.name, std::move(given)});
-		Fd fd = PUDS_TRY(take_listener(parked, l.name, l.addr, false));
+		Fd fd = PUDS_TRY(take_listener(parked, l.name, l.addr));
 		out.next.fds.push_back({l.name, PUDS_TRY(fd.dup())});
 		out.fds.push_back(std::move(fd));
 	}

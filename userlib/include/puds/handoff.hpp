@@ -21,6 +21,18 @@
 //   auto parcel = rv->reclaim();           // empty on the first start
 //   ... take or create the listeners, serve ...
 //   rv->park(parcel_with_my_listeners);    // at start-up: crash-safe from here
+//
+// (puds/server.hpp's Handoff::start does all of this in one call.)
+//
+// Lifetime: a Rendezvous owns the armed socket.  Destroying it, exiting or
+// dying by any signal closes the socket armed, which parks its queue (the
+// parcel: listeners and the connections waiting on them) for the delay:
+// that is how a server hands over, on SIGTERM for an upgrade or a restart
+// too (park, then exit).  To stop for good, set_delay(0) first: closing
+// then drops the queue, and with it the parked listeners.  A parked queue
+// nobody adopts is dropped when its delay expires.  The delay is 1 ms up to
+// net.unix.delay_close_max_ms (kernel.hpp: delay_close_max_ms(); open()
+// fails with EINVAL above it, choose_delay() clamps before opening).
 #pragma once
 
 #include <string>
@@ -72,7 +84,8 @@ public:
 	Status forget(Parcel &p, std::string_view name);
 
 	// Change UNIX_DELAY_CLOSE (0: a clean shutdown, nothing to hand over:
-	// closing the socket then drops its queue).
+	// closing the socket then drops its queue; 1 .. delay_close_max_ms:
+	// closing parks it for that long).
 	Status set_delay(int delay_ms);
 
 private:

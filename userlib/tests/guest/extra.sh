@@ -24,6 +24,11 @@ get() {
 		dpkg-deb -x "$deb/${name}"_*.deb "$deb/$name"
 	fi
 }
+# examples/echo_server and its C twin (echo_check runs them): built in the guest build's tree.
+for p in echo_server echo_server_c; do
+	cmake --build "$work" --target $p >/dev/null
+	echo "/opt/puds/$p $work/$p"
+done
 for pkg in lighttpd:usr/sbin/lighttpd nginx:usr/sbin/nginx haproxy:usr/sbin/haproxy; do
 	name=${pkg%%:*} bin=${pkg#*:}
 	get "$name" "$bin"

@@ -164,7 +164,7 @@ void first_start_then_handoff_across_sigkill()
 		REQUIRE_OK(p);
 		CHECK(state_of(*p) == "gen1");
 		auto a = parse_address("127.0.0.1:" + std::to_string(port));
-		auto l = take_listener(*p, "http", *a, false);
+		auto l = take_listener(*p, "http", *a);
 		REQUIRE_OK(l);
 		for (int i = 0; i < 5; i++) {
 			int s = accept(l->get(), nullptr, nullptr);
