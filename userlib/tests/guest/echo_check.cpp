@@ -39,19 +39,6 @@ void check(bool ok, const char *what)
 	tap_result(ok, "%s", what);
 }
 
-std::string read_text(const std::string &path)
-{
-	std::string text;
-	if (std::FILE *f = std::fopen(path.c_str(), "r")) {
-		char buf[4096];
-		std::size_t n;
-		while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-			text.append(buf, n);
-		std::fclose(f);
-	}
-	return text;
-}
-
 // Start echo_server listening on @port (@extra: one more option or
 // nullptr); wait until its --ready file says how it started.  The pid and
 // that word ("fresh", "adopted"), or -1 if it exited first (then *status).
@@ -70,7 +57,7 @@ pid_t start(int port, const char *extra, std::string &how, int *status = nullptr
 		_exit(127);
 	}
 	for (int i = 0; i < 5000; i++) {
-		std::string text = read_text(ready);
+		std::string text = guest::read_file(ready);
 		if (!text.empty()) {
 			how = text.substr(text.find(' ') + 1);
 			if (!how.empty() && how.back() == '\n')
@@ -81,7 +68,7 @@ pid_t start(int port, const char *extra, std::string &how, int *status = nullptr
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			if (status)
 				*status = st;
-			tap_diag("echo_server exited: %s", read_text(err).c_str());
+			tap_diag("echo_server exited: %s", guest::read_file(err).c_str());
 			return -1;
 		}
 		usleep(2000);
@@ -196,7 +183,7 @@ int main()
 	int waiting = send_line(kPort, 400);
 	status = 0;
 	pid = start(kNewPort, nullptr, how, &status);
-	std::string err = read_text(dir + "/stderr");
+	std::string err = guest::read_file(dir + "/stderr");
 	check(pid < 0 && WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
 		      err.find("AddressChange::rebind") != std::string::npos,
 	      "another address without --rebind: an error that names AddressChange::rebind");
@@ -208,7 +195,7 @@ int main()
 	stop(pid, SIGKILL);
 	waiting = send_line(kPort, 500);
 	pid = start(kNewPort, "--rebind", how);
-	err = read_text(dir + "/stderr");
+	err = guest::read_file(dir + "/stderr");
 	check(pid > 0 && how == "adopted", "another address with --rebind: starts");
 	check(err.find("AddressChange::rebind dropped it") != std::string::npos,
 	      "... and warns what it dropped");
@@ -258,7 +245,7 @@ int main()
 	for (int i = 0; i < 10; i++)
 		ok += echoed(gap[i], 900 + i);
 	tap_diag("echo_server_c restarted: pid %d, %s, %d of 10 echoed; its stderr: %s", pid,
-		 how.c_str(), ok, read_text(dir + "/stderr").c_str());
+		 how.c_str(), ok, guest::read_file(dir + "/stderr").c_str());
 	check(pid > 0 && how == "adopted" && ok == 10,
 	      "echo_server_c: every client of a SIGKILL gap echoed (10 of 10)");
 	status = stop(pid, SIGQUIT);

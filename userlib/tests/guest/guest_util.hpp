@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -32,6 +33,20 @@ inline int tcp_connect(int port, const char *request = nullptr)
 		return -1;
 	}
 	return fd;
+}
+
+// The whole content of @path ("" if it cannot be read).
+inline std::string read_file(const std::string &path)
+{
+	std::string text;
+	if (std::FILE *f = std::fopen(path.c_str(), "r")) {
+		char buf[4096];
+		std::size_t n;
+		while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
+			text.append(buf, n);
+		std::fclose(f);
+	}
+	return text;
 }
 
 // An HTTP/1.0 GET of /index.html sent to 127.0.0.1:@port: the fd, or -1.

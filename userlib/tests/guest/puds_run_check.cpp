@@ -209,19 +209,6 @@ int wait_exit(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::string read_file(const std::string &path)
-{
-	std::string text;
-	if (std::FILE *f = std::fopen(path.c_str(), "r")) {
-		char buf[512];
-		std::size_t n;
-		while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-			text.append(buf, n);
-		std::fclose(f);
-	}
-	return text;
-}
-
 // @text (puds's stderr) as TAP comments, line by line.
 void diag_lines(const std::string &text)
 {
@@ -343,7 +330,7 @@ void lowered_maximum(const char *self, Run r)
 	auto waiting = connect_clients(r.port, 10);
 	r.err = dir + "/lowered.err";
 	served_by_next_run(self, r, waiting, what);
-	std::string err = read_file(r.err);
+	std::string err = guest::read_file(r.err);
 	diag_lines(err);
 	tap_result(parked && lowered &&
 			   err.find("above net.unix.delay_close_max_ms") != std::string::npos &&
@@ -385,7 +372,7 @@ void full_cap(const char *self, Run r)
 	Run failing = r;
 	failing.err = dir + "/cap.err";
 	int rc = wait_exit(spawn_puds(self, failing));
-	std::string err = read_file(failing.err);
+	std::string err = guest::read_file(failing.err);
 	diag_lines(err);
 	tap_result(parked && capped && armed == 'y' && rc == 1 &&
 			   err.find("net.unix.delay_close_max_per_user") != std::string::npos,
@@ -414,7 +401,7 @@ void failed_exec(const char *self, Run r)
 	}
 	chmod(failing.server.c_str(), 0755);
 	int rc = wait_exit(spawn_puds(self, failing));
-	std::string err = read_file(failing.err);
+	std::string err = guest::read_file(failing.err);
 	diag_lines(err);
 	tap_result(parked && rc == 1 && err.find("execv(") != std::string::npos &&
 			   err.find("stay parked") != std::string::npos,
