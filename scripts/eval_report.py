@@ -84,10 +84,16 @@ def expectations(runs):
         return (f"gap {r['gap_ms']} ms: {o['completed']}/{r['attempted']} completed, "
                 f"{o['refused']} refused, {o['reset']} reset, {o['timeout']} timed out")
 
-    for sc in ("puds-exit", "puds-sigkill"):
-        check(sc, "completes every connection at every gap (delay "
-              f"{by[sc][0]['delay_ms'] if sc in by else '?'} ms)",
-              lambda r: r["ok"] and lost(r) == 0, counts)
+    delay = by["puds-exit"][0]["delay_ms"] if "puds-exit" in by else "?"
+    check("puds-exit", f"completes every connection at every gap (delay {delay} ms)",
+          lambda r: r["ok"] and lost(r) == 0, counts)
+    # SIGKILLed at any moment, the old server may hold the one connection
+    # it accepted and has not answered yet (it answers each before the next
+    # accept()): that one dies with the process, reset, whatever the method
+    # (selftests/restart/restart_check.c counts it the same way).
+    check("puds-sigkill", f"completes every connection at every gap but the one the "
+          f"SIGKILLed server may hold (delay {delay} ms)",
+          lambda r: r["ok"] and lost(r) <= 1 and lost(r) == r["outcomes"]["reset"], counts)
     for sc in ("naive", "reuseport-gap"):
         check(sc, "loses connections at every gap above 0",
               lambda r: r["gap_ms"] == 0 or lost(r) > 0, counts)
