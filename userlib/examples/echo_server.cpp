@@ -31,10 +31,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "puds/server.hpp"
@@ -68,8 +70,17 @@ int main(int argc, char **argv)
 			park = argv[++i];
 		else if (a == "--listen" && has_value)
 			listen = argv[++i];
-		else if (a == "--delay" && has_value)
-			opt.delay_ms = std::atoi(argv[++i]);
+		else if (a == "--delay" && has_value) {
+			// Whole and in range, never atoi's 0 for "foo": Handoff::start
+			// clamps it to net.unix.delay_close_max_ms.
+			std::string_view v = argv[++i];
+			auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), opt.delay_ms);
+			if (ec != std::errc() || end != v.data() + v.size() || opt.delay_ms < 1) {
+				std::fprintf(stderr, "echo_server: --delay %s: give milliseconds, 1 or more\n",
+					     argv[i]);
+				return 2;
+			}
+		}
 		else if (a == "--ready" && has_value)
 			ready = argv[++i];
 		else if (a == "--rebind")

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,8 +50,19 @@ int main(int argc, char **argv)
 			park = argv[++i];
 		else if (!strcmp(argv[i], "--listen") && more)
 			listen = argv[++i];
-		else if (!strcmp(argv[i], "--delay") && more)
-			o.delay_ms = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--delay") && more) {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || v < 1 || v > INT_MAX) {
+				fprintf(stderr, "echo_server_c: --delay %s: give milliseconds, 1 or more\n",
+					argv[i]);
+				return 2;
+			}
+			o.delay_ms = (int)v;
+		}
 		else if (!strcmp(argv[i], "--ready") && more)
 			ready = argv[++i];
 		else if (!strcmp(argv[i], "--rebind"))

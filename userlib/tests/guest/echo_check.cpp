@@ -131,7 +131,7 @@ int stop(pid_t pid, int sig)
 int main()
 {
 	std::setvbuf(stdout, nullptr, _IOLBF, 0);
-	tap_plan(23);
+	tap_plan(25);
 	if (unshare(CLONE_NEWNET))
 		tap_bail("unshare(CLONE_NEWNET): %s", std::strerror(errno));
 	lo_up();
@@ -140,6 +140,24 @@ int main()
 		tap_bail("%s: %s", server, std::strerror(errno));
 	char tmpl[] = "/tmp/echo-check.XXXXXX";
 	dir = mkdtemp(tmpl);	// mode 0700
+
+	// A malformed --delay is a usage error of both examples, never atoi's 0.
+	for (const char *bin : {server, server_c}) {
+		bool all = true;
+		for (const char *bad : {"foo", "10x", "-1", "0", "", "99999999999"}) {
+			pid_t c = fork();
+			if (!c) {
+				int null = open("/dev/null", O_WRONLY);
+				dup2(null, 2);
+				execl(bin, bin, "--delay", bad, static_cast<char *>(nullptr));
+				_exit(127);
+			}
+			int st;
+			waitpid(c, &st, 0);
+			all &= WIFEXITED(st) && WEXITSTATUS(st) == 2;
+		}
+		check(all, (std::string(bin) + ": --delay foo, 10x, -1, 0, \"\" and an overflow exit 2").c_str());
+	}
 
 	// First start, then a SIGKILL with 20 clients in the gap.
 	std::string how;
