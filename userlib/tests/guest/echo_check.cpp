@@ -126,6 +126,25 @@ int stop(pid_t pid, int sig)
 	return status;
 }
 
+// @n clients connect to @port and send lines @base.. while nothing may
+// serve: their fds (-1 where connect() failed).
+std::vector<int> send_lines(int port, int base, int n)
+{
+	std::vector<int> fds;
+	for (int i = 0; i < n; i++)
+		fds.push_back(send_line(port, base + i));
+	return fds;
+}
+
+// How many of the clients send_lines(..., @base, ...) made get their echo.
+int echoed_all(const std::vector<int> &fds, int base)
+{
+	int ok = 0;
+	for (std::size_t i = 0; i < fds.size(); i++)
+		ok += echoed(fds[i], base + static_cast<int>(i));
+	return ok;
+}
+
 } // namespace
 
 int main()
@@ -165,9 +184,7 @@ int main()
 	check(pid > 0 && how == "fresh", "echo_server starts fresh");
 	check(serve_count(kPort, 0, 5) == 5, "5 clients get their echo");
 	int status = stop(pid, SIGKILL);
-	std::vector<int> gap;
-	for (int i = 0; i < 20; i++)
-		gap.push_back(send_line(kPort, 100 + i));
+	std::vector<int> gap = send_lines(kPort, 100, 20);
 	int connected = 0;
 	for (int fd : gap)
 		connected += fd >= 0;
@@ -175,9 +192,7 @@ int main()
 	      "SIGKILLed: 20 clients connect and send a line while nothing runs");
 	pid = start(kPort, nullptr, how);
 	check(pid > 0 && how == "adopted", "started again: the parked listener adopted");
-	int ok = 0;
-	for (int i = 0; i < 20; i++)
-		ok += echoed(gap[i], 100 + i);
+	int ok = echoed_all(gap, 100);
 	tap_diag("%d of 20 gap clients echoed after SIGKILL", ok);
 	check(ok == 20, "every client of the gap gets its echo (20 of 20)");
 	check(serve_count(kPort, 200, 5) == 5, "and the clients after it");
@@ -185,14 +200,10 @@ int main()
 	// SIGTERM: an upgrade.  Park and exit.
 	status = stop(pid, SIGTERM);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "SIGTERM: exits 0, the listener parked");
-	gap.clear();
-	for (int i = 0; i < 10; i++)
-		gap.push_back(send_line(kPort, 300 + i));
+	gap = send_lines(kPort, 300, 10);
 	pid = start(kPort, nullptr, how);
 	check(pid > 0 && how == "adopted", "the next one adopts it");
-	ok = 0;
-	for (int i = 0; i < 10; i++)
-		ok += echoed(gap[i], 300 + i);
+	ok = echoed_all(gap, 300);
 	check(ok == 10, "every client of the SIGTERM gap gets its echo (10 of 10)");
 
 	// A new version listens on another port: without --rebind it fails,
@@ -227,13 +238,9 @@ int main()
 
 	// A SIGKILL on the new address: handed over as before.
 	stop(pid, SIGKILL);
-	gap.clear();
-	for (int i = 0; i < 5; i++)
-		gap.push_back(send_line(kNewPort, 700 + i));
+	gap = send_lines(kNewPort, 700, 5);
 	pid = start(kNewPort, nullptr, how);
-	ok = 0;
-	for (int i = 0; i < 5; i++)
-		ok += echoed(gap[i], 700 + i);
+	ok = echoed_all(gap, 700);
 	check(pid > 0 && how == "adopted" && ok == 5, "the new address survives a SIGKILL too (5 of 5)");
 
 	// SIGQUIT: stopping for good.  retire() drops the queue: no listener.
@@ -255,13 +262,9 @@ int main()
 	check(pid > 0 && how == "fresh" && serve_count(kCPort, 800, 3) == 3,
 	      "echo_server_c (puds.h) starts fresh and echoes");
 	stop(pid, SIGKILL);
-	gap.clear();
-	for (int i = 0; i < 10; i++)
-		gap.push_back(send_line(kCPort, 900 + i));
+	gap = send_lines(kCPort, 900, 10);
 	pid = start(kCPort, nullptr, how);
-	ok = 0;
-	for (int i = 0; i < 10; i++)
-		ok += echoed(gap[i], 900 + i);
+	ok = echoed_all(gap, 900);
 	tap_diag("echo_server_c restarted: pid %d, %s, %d of 10 echoed; its stderr: %s", pid,
 		 how.c_str(), ok, guest::read_file(dir + "/stderr").c_str());
 	check(pid > 0 && how == "adopted" && ok == 10,
