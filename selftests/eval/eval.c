@@ -78,10 +78,11 @@ static void print_json(enum part part, const struct rs_cfg *cfg, const struct rs
 
 	printf("PUDS-EVAL {\"part\":\"%s\",\"method\":\"%s\",\"variant\":\"%s\",\"scenario\":\"%s\","
 	       "\"gap_ms\":%d,\"rate\":%d,\"before_ms\":%d,\"after_ms\":%d,\"timeout_ms\":%d,"
-	       "\"backlog\":%d,\"somaxconn\":%d,\"delay_ms\":%d,\"ok\":%s,",
+	       "\"backlog\":%d,\"somaxconn\":%d,\"delay_ms\":%d,\"hold_ms\":%d,\"ok\":%s,",
 	       part == MATRIX ? "matrix" : "sweep", si->method, si->variant, si->name,
 	       cfg->gap_ms, cfg->rate, cfg->before_ms, cfg->after_ms, cfg->timeout_ms,
-	       cfg->backlog, sh->somaxconn, cfg->delay_ms, ok ? "true" : "false");
+	       cfg->backlog, sh->somaxconn, cfg->delay_ms, rs_crash(cfg->sc) ? cfg->hold_ms : 0,
+	       ok ? "true" : "false");
 	printf("\"error\":");
 	json_string(sh->error);
 	printf(",\"attempted\":%d,\"outcomes\":{", r->attempted);
@@ -123,6 +124,7 @@ static long served[RS_NR_SCENARIOS];
 static void run_one(enum part part, struct rs_cfg *cfg, struct rs_shared *sh, const char *bpf_err,
 		    int k, int total)
 {
+	int64_t start = now_us();
 	struct rs_result r;
 	int ok;
 
@@ -135,10 +137,10 @@ static void run_one(enum part part, struct rs_cfg *cfg, struct rs_shared *sh, co
 		ok = !rs_run(cfg, sh, &r);
 	}
 	served[cfg->sc] += r.count[RS_OK];
-	printf("# [%d/%d] %-21s gap %4d ms rate %5d backlog %10d: %5d attempted, %5d completed (%d SYN retried), %4d refused, %4d reset, %4d timed out, in hand %d; p99 %.0f ms%s%s\n",
+	printf("# [%d/%d] %-21s gap %4d ms rate %5d backlog %10d: %5d attempted, %5d completed (%d SYN retried), %4d refused, %4d reset, %4d timed out, in hand %d; p99 %.0f ms; %.1f s%s%s\n",
 	       k, total, rs_name(cfg->sc), cfg->gap_ms, cfg->rate, cfg->backlog, r.attempted,
 	       r.count[RS_OK], r.syn_retried, r.count[RS_REFUSED], r.count[RS_RESET],
-	       r.count[RS_TIMEOUT], sh->in_hand, ms(r.p99_us),
+	       r.count[RS_TIMEOUT], sh->in_hand, ms(r.p99_us), (now_us() - start) / 1e6,
 	       sh->error[0] ? "; error: " : "", sh->error);
 	print_json(part, cfg, sh, &r, ok);
 	tap_result(ok, "%s %s gap %d ms rate %d backlog %d", part == MATRIX ? "matrix" : "sweep",
@@ -188,6 +190,7 @@ static int probe_max_rate(int step_ms)
 
 static const enum rs_scenario sweep_full[] = {
 	RS_PUDS_EXIT, RS_PUDS_KILL, RS_PUDS_CRASH_ADOPT, RS_SCM_RIGHTS, RS_REUSEPORT_OVERLAP,
+	RS_BPF_OVERLAP,
 };
 static const enum rs_scenario sweep_quick[] = { RS_PUDS_EXIT, RS_SCM_RIGHTS };
 
@@ -197,7 +200,9 @@ static const enum rs_scenario sweep_quick[] = { RS_PUDS_EXIT, RS_SCM_RIGHTS };
 static void sweep_times(struct rs_cfg *cfg)
 {
 	cfg->before_ms = 200;
-	cfg->after_ms = 1000;
+	cfg->after_ms = 500;
+	/* A crash adds nothing to the queue of the gap: the model's terms. */
+	cfg->hold_ms = 0;
 	cfg->timeout_ms = 5000;
 }
 
@@ -205,7 +210,7 @@ int main(void)
 {
 	struct rs_cfg cfg = {
 		.rate = 100, .before_ms = 500, .after_ms = 1000, .timeout_ms = 5000,
-		.backlog = 4096, .delay_ms = 10000,
+		.backlog = 4096, .delay_ms = 10000, .hold_ms = 100,
 	};
 	const enum rs_scenario *sweep = sweep_full;
 	int nsweep = N(sweep_full), rates[3] = { 100, 1000, 0 }, nrates = 3;
@@ -259,9 +264,9 @@ int main(void)
 	if (!sh)
 		tap_bail("mmap: %s", strerror(errno));
 
-	printf("# eval: matrix: %d scenarios x %d gaps, %d connections/s, %d ms before and %d ms after the gap, timeout %d ms, backlog %d, UNIX_DELAY_CLOSE %d ms\n",
+	printf("# eval: matrix: %d scenarios x %d gaps, %d connections/s, %d ms before and %d ms after the gap, timeout %d ms, backlog %d, UNIX_DELAY_CLOSE %d ms, a crash holds its last request %d ms\n",
 	       RS_NR_SCENARIOS - 1, ngaps, cfg.rate, cfg.before_ms, cfg.after_ms,
-	       cfg.timeout_ms, cfg.backlog, cfg.delay_ms);
+	       cfg.timeout_ms, cfg.backlog, cfg.delay_ms, cfg.hold_ms);
 	fflush(stdout);
 	for (sc = 0; sc < RS_NR_SCENARIOS; sc++) {
 		if (sc == RS_STEADY)

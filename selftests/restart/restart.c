@@ -650,7 +650,8 @@ int rs_conns(const struct rs_cfg *cfg)
 
 /*
  * Crash: old is asked to hold the next connection it accepts (mid-request)
- * and SIGKILLed once it does (or after 2 s without one), then reaped; with
+ * and SIGKILLed cfg->hold_ms after it does (or after 2 s without one),
+ * then reaped; with
  * RS_STOP_KILL_ADOPT a successor then adopts the parked queue and is
  * SIGKILLed before it takes the fds.  Returns when the gap starts: the kill.
  */
@@ -660,7 +661,9 @@ static int64_t rs_crash_old(struct rs_shared *sh, const struct rs_cfg *cfg, pid_
 	pid_t adopter;
 
 	__atomic_store_n(&sh->hold, 1, __ATOMIC_SEQ_CST);
-	rs_wait_set(&sh->holding_us, 2000);
+	/* Meanwhile its queue fills: what a crash drops besides the one in hand. */
+	if (rs_wait_set(&sh->holding_us, 2000))
+		sleep_until_us(sh->holding_us + cfg->hold_ms * 1000LL);
 	sh->in_hand = __atomic_load_n(&sh->old_in_hand, __ATOMIC_SEQ_CST);
 	killed = rs_kill(old);
 	sh->killed_us = killed;

@@ -106,6 +106,7 @@ struct rs_cfg {
 	int backlog;		/* listen(); capped by the netns's somaxconn */
 	int somaxconn;		/* net.core.somaxconn of the run's netns; 0: the default */
 	int delay_ms;		/* UNIX_DELAY_CLOSE */
+	int hold_ms;		/* crash: old holds its last request this long, then dies */
 	int bpf_prog_fd;	/* RS_BPF: program and its sockarray */
 	int bpf_map_fd;
 };

@@ -15,9 +15,10 @@
  *     in the gap and /proc/net/unix_delay_close counts the parks and
  *     adoptions.
  *
- * A SIGKILLed server is killed holding the connection it just accepted
- * (restart.c): in_hand is 1, that connection dies with it whatever the
- * method.  TAP output; exit status 0 only if every check passed.
+ * A SIGKILLed server is killed 100 ms after it accepted a connection it
+ * holds unanswered (restart.c): in_hand is 1, that connection dies with it
+ * whatever the method, and the queue that filled meanwhile is reset unless
+ * the listener is parked.  TAP output; exit status 0 only if every check passed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,7 +60,7 @@ int main(void)
 	};
 	struct rs_cfg cfg = {
 		.gap_ms = 500, .rate = 100, .before_ms = 300, .after_ms = 700,
-		.timeout_ms = 5000, .backlog = 1024, .delay_ms = 10000,
+		.timeout_ms = 5000, .backlog = 1024, .delay_ms = 10000, .hold_ms = 100,
 		.bpf_prog_fd = -1, .bpf_map_fd = -1,
 	};
 	struct rs_shared *sh;
@@ -67,7 +68,7 @@ int main(void)
 	unsigned int i;
 	int lost;
 
-	tap_plan(2 * 3 + 4 * 3);
+	tap_plan(2 * 3 + 2 + 4 * 3);
 	sh = rs_shared_new(rs_conns(&cfg));
 	if (!sh)
 		tap_bail("mmap: %s", strerror(errno));
@@ -79,6 +80,17 @@ int main(void)
 		tap_result(r.count[RS_OK] > 0 && lost > 0,
 			   "%s: connections are lost in a %d ms gap beyond the %d in hand (%d of %d)",
 			   rs_name(cfg.sc), cfg.gap_ms, sh->in_hand, lost, r.attempted);
+		if (!rs_crash(cfg.sc))
+			continue;
+		/*
+		 * The queue that filled while the server held its last request
+		 * (hold_ms) dies with the listener: reset, and a reuseport
+		 * group has nobody to migrate it to.
+		 */
+		tap_result(r.count[RS_RESET] > sh->in_hand &&
+			   (cfg.sc != RS_REUSEPORT_CRASH || r.kernel.migrate_fail > 0),
+			   "%s: the queue is reset at the kill (%d reset, %d in hand, TCPMigrateReqFailure %ld)",
+			   rs_name(cfg.sc), r.count[RS_RESET], sh->in_hand, r.kernel.migrate_fail);
 	}
 
 	for (i = 0; i < sizeof(puds) / sizeof(puds[0]); i++) {
