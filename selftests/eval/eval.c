@@ -208,7 +208,7 @@ static void sweep_times(struct rs_cfg *cfg)
 
 int main(void)
 {
-	struct rs_cfg cfg = {
+	struct rs_cfg swept, cfg = {
 		.rate = 100, .before_ms = 500, .after_ms = 1000, .timeout_ms = 5000,
 		.backlog = 4096, .delay_ms = 10000, .hold_ms = 100,
 	};
@@ -252,14 +252,11 @@ int main(void)
 		tap_bail("the probes failed: max_rate %d, somaxconn_max %d", max_rate, somaxconn_max);
 
 	/* Room for the longest run: at the highest rate and gap. */
-	sweep_times(&cfg);
-	longest = (int)((int64_t)(max_rate > 1000 ? max_rate : 1000) *
-			(cfg.before_ms + 2000 + cfg.after_ms) / 1000);
-	cfg.before_ms = 500;
-	cfg.after_ms = 1000;
-	cfg.gap_ms = 2000;
-	if (rs_conns(&cfg) > longest)
-		longest = rs_conns(&cfg);
+	swept = cfg;
+	sweep_times(&swept);
+	swept.rate = max_rate > 1000 ? max_rate : 1000;
+	swept.gap_ms = cfg.gap_ms = 2000;
+	longest = rs_conns(&swept) > rs_conns(&cfg) ? rs_conns(&swept) : rs_conns(&cfg);
 	sh = rs_shared_new(longest + 1000);
 	if (!sh)
 		tap_bail("mmap: %s", strerror(errno));
