@@ -10,14 +10,17 @@
  * sysctls, port 8080 free).  Processes:
  *
  *   driver   forks everything, restarts the server at the chosen moment
+ *            (tells old to stop, or SIGKILLs it: enum rs_stop)
  *   old      the server before the restart
- *   new      the server after it, started "gap" ms after old stopped
+ *   adopter  puds-crash-adopt only: adopts the parked queue, is SIGKILLed
+ *   new      the server after it, started "gap" ms after old stopped or died
  *   loadgen  opens connections at a fixed rate, each sends a request and
  *            waits for the reply with a timeout, and records the outcome
  *
  * They share one anonymous mapping (struct rs_shared): timestamps of the
- * restart's events and one record per connection.  Times are
- * CLOCK_MONOTONIC microseconds.
+ * restart's events, what old holds, and one record per connection.  Times
+ * are CLOCK_MONOTONIC microseconds.  README.md describes every scenario
+ * and where a crash's kill is placed.
  */
 #ifndef PUDS_RESTART_H
 #define PUDS_RESTART_H
