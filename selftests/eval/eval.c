@@ -195,9 +195,10 @@ static const enum rs_scenario sweep_full[] = {
 	RS_PUDS_EXIT, RS_PUDS_KILL, RS_PUDS_CRASH_ADOPT, RS_SCM_RIGHTS, RS_REUSEPORT_OVERLAP,
 	RS_BPF_OVERLAP,
 };
+
 static const enum rs_scenario sweep_quick[] = { RS_PUDS_EXIT, RS_SCM_RIGHTS };
 
-#define N(a) (int)(sizeof(a) / sizeof((a)[0]))
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* The sweep's durations: short, but the queue must drain after the gap. */
 static void sweep_times(struct rs_cfg *cfg)
@@ -258,7 +259,8 @@ int main(void)
 	swept = cfg;
 	sweep_times(&swept);
 	swept.rate = max_rate > 1000 ? max_rate : 1000;
-	swept.gap_ms = cfg.gap_ms = 2000;
+	swept.gap_ms = 2000;
+	cfg.gap_ms = 2000;
 	longest = rs_conns(&swept) > rs_conns(&cfg) ? rs_conns(&swept) : rs_conns(&cfg);
 	sh = rs_shared_new(longest + 1000);
 	if (!sh)

@@ -737,7 +737,8 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 	rs_wait_set(&sh->t0_us, 10000);
 	sleep_until_us(sh->t0_us + cfg->before_ms * 1000LL);
 
-	gap_start = sh->restart_us = now_us();
+	sh->restart_us = now_us();
+	gap_start = sh->restart_us;
 	switch (si->stop) {
 	case RS_STOP_NONE:
 		waitpid(load, NULL, 0);
