@@ -6,6 +6,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -31,14 +34,29 @@
 #include "restart.h"
 #include "selftest.h"
 
-const char *const rs_scenario_name[RS_NR_SCENARIOS] = {
-	[RS_NAIVE] = "naive",
-	[RS_REUSEPORT_OVERLAP] = "reuseport-overlap",
-	[RS_REUSEPORT_GAP] = "reuseport-gap",
-	[RS_BPF_OVERLAP] = "bpf-migrate-overlap",
-	[RS_SCM_RIGHTS] = "scm-rights-takeover",
-	[RS_PUDS_EXIT] = "puds-exit",
-	[RS_PUDS_KILL] = "puds-sigkill",
+const struct rs_scenario_info rs_scenarios[RS_NR_SCENARIOS] = {
+	[RS_NAIVE] = { "naive", "naive", "planned", RS_PLAIN, RS_STOP_EXIT },
+	[RS_NAIVE_CRASH] = { "naive-crash", "naive", "crash", RS_PLAIN, RS_STOP_KILL },
+	[RS_REUSEPORT_OVERLAP] = { "reuseport-overlap", "reuseport", "planned",
+				   RS_REUSEPORT, RS_STOP_OVERLAP },
+	[RS_REUSEPORT_GAP] = { "reuseport-gap", "reuseport", "stop-start",
+			       RS_REUSEPORT, RS_STOP_EXIT },
+	[RS_REUSEPORT_CRASH] = { "reuseport-crash", "reuseport", "crash",
+				 RS_REUSEPORT, RS_STOP_KILL },
+	[RS_BPF_OVERLAP] = { "bpf-migrate-overlap", "bpf-migrate", "planned",
+			     RS_BPF, RS_STOP_OVERLAP },
+	[RS_BPF_GAP] = { "bpf-migrate-gap", "bpf-migrate", "stop-start", RS_BPF, RS_STOP_EXIT },
+	[RS_BPF_CRASH] = { "bpf-migrate-crash", "bpf-migrate", "crash", RS_BPF, RS_STOP_KILL },
+	[RS_SCM_RIGHTS] = { "scm-rights-takeover", "scm-rights", "planned",
+			    RS_SCM, RS_STOP_HANDOVER },
+	[RS_SCM_STOP_START] = { "scm-rights-stop-start", "scm-rights", "stop-start",
+				RS_SCM, RS_STOP_EXIT },
+	[RS_SCM_CRASH] = { "scm-rights-crash", "scm-rights", "crash", RS_SCM, RS_STOP_KILL },
+	[RS_PUDS_EXIT] = { "puds-exit", "puds", "planned", RS_PUDS, RS_STOP_EXIT },
+	[RS_PUDS_KILL] = { "puds-sigkill", "puds", "crash", RS_PUDS, RS_STOP_KILL },
+	[RS_PUDS_CRASH_ADOPT] = { "puds-crash-adopt", "puds", "crash-adopt",
+				  RS_PUDS, RS_STOP_KILL_ADOPT },
+	[RS_STEADY] = { "steady", "none", "none", RS_PLAIN, RS_STOP_NONE },
 };
 
 const char *const rs_outcome_name[RS_NR_OUTCOMES] = {
@@ -182,24 +200,43 @@ static int rs_diag_parked(int *nr_fds)
 
 /* --- servers ------------------------------------------------------------------ */
 
-static int rs_tcp_listener(const struct rs_cfg *cfg, bool reuseport)
+static bool rs_reuseport(const struct rs_cfg *cfg)
+{
+	enum rs_kind k = rs_scenarios[cfg->sc].kind;
+
+	return k == RS_REUSEPORT || k == RS_BPF;
+}
+
+/*
+ * A listener on RS_PORT (in a reuseport group, with the migrate program
+ * attached, as the scenario says); -1 with sh->error set on failure.
+ */
+static int rs_tcp_listener(struct rs_shared *sh, const struct rs_cfg *cfg, const char *who)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(RS_PORT) };
+	bool reuseport = rs_reuseport(cfg);
 	int fd, one = 1;
+	char what[64];
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
-	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, cfg->backlog))
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, cfg->backlog)) {
+		snprintf(what, sizeof(what), "%s: TCP listener", who);
+		rs_fail(sh, what);
 		return -1;
+	}
+	/* A group of its own or the old one: the program is (re)attached. */
+	if (rs_scenarios[cfg->sc].kind == RS_BPF &&
+	    setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &cfg->bpf_prog_fd,
+		       sizeof(int))) {
+		snprintf(what, sizeof(what), "%s: SO_ATTACH_REUSEPORT_EBPF", who);
+		rs_fail(sh, what);
+		return -1;
+	}
 	return fd;
-}
-
-static bool rs_reuseport(enum rs_scenario sc)
-{
-	return sc == RS_REUSEPORT_OVERLAP || sc == RS_REUSEPORT_GAP || sc == RS_BPF_OVERLAP;
 }
 
 /* Answer one accepted connection: read the request, reply, close. */
@@ -215,7 +252,9 @@ static void rs_answer(int c)
 
 /*
  * Accept and answer on @lfd until a command comes on @cmd: returns it
- * ('s': stop accepting, 'x': exit), or 0 if @cmd was closed.
+ * ('s': stop accepting, 'x': exit), or 0 if @cmd was closed.  The old
+ * server counts the connection it holds (sh->old_in_hand) and, once the
+ * driver asks (sh->hold), keeps the next one unanswered until it is killed.
  */
 static char rs_serve(struct rs_shared *sh, int lfd, int cmd, bool is_new)
 {
@@ -226,6 +265,8 @@ static char rs_serve(struct rs_shared *sh, int lfd, int cmd, bool is_new)
 	char c = 0;
 
 	for (;;) {
+		int a, batch = 64;
+
 		if (poll(p, lfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
 			return 0;
 		if (p[0].revents) {
@@ -233,19 +274,27 @@ static char rs_serve(struct rs_shared *sh, int lfd, int cmd, bool is_new)
 				return 0;
 			return c;
 		}
-		if (lfd >= 0 && (p[1].revents & POLLIN)) {
-			int a;
-
-			while ((a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-				if (is_new) {
-					if (!sh->new_first_accept_us)
-						sh->new_first_accept_us = now_us();
-					__atomic_add_fetch(&sh->new_accepted, 1, __ATOMIC_RELAXED);
-				} else {
-					__atomic_add_fetch(&sh->old_accepted, 1, __ATOMIC_RELAXED);
-				}
+		if (lfd < 0 || !(p[1].revents & POLLIN))
+			continue;
+		/* A batch at most: a command waits for no more than that. */
+		while (batch-- && (a = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			if (is_new) {
+				if (!sh->new_first_accept_us)
+					sh->new_first_accept_us = now_us();
+				__atomic_add_fetch(&sh->new_accepted, 1, __ATOMIC_RELAXED);
 				rs_answer(a);
+				continue;
 			}
+			__atomic_add_fetch(&sh->old_accepted, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&sh->old_in_hand, 1, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&sh->hold, __ATOMIC_SEQ_CST)) {
+				/* Mid-request: accepted, the request unread. */
+				__atomic_store_n(&sh->holding_us, now_us(), __ATOMIC_SEQ_CST);
+				for (;;)
+					pause();
+			}
+			rs_answer(a);
+			__atomic_sub_fetch(&sh->old_in_hand, 1, __ATOMIC_SEQ_CST);
 		}
 	}
 }
@@ -256,28 +305,21 @@ static char rs_serve(struct rs_shared *sh, int lfd, int cmd, bool is_new)
 /* The old server: set up, serve, and stop as the scenario says. */
 static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd)
 {
+	const struct rs_scenario_info *si = &rs_scenarios[cfg->sc];
 	int lfd, ctl = -1, park = -1;
 	char c;
 
-	lfd = rs_tcp_listener(cfg, rs_reuseport(cfg->sc));
-	if (lfd < 0) {
-		rs_fail(sh, "old: TCP listener");
+	lfd = rs_tcp_listener(sh, cfg, "old");
+	if (lfd < 0)
 		_exit(1);
-	}
-	if (cfg->sc == RS_BPF_OVERLAP &&
-	    setsockopt(lfd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &cfg->bpf_prog_fd,
-		       sizeof(int))) {
-		rs_fail(sh, "old: SO_ATTACH_REUSEPORT_EBPF");
-		_exit(1);
-	}
-	if (cfg->sc == RS_SCM_RIGHTS) {
+	if (si->kind == RS_SCM) {
 		ctl = unix_socket(SOCK_STREAM, RS_CONTROL, 0, false);
 		if (ctl < 0 || listen(ctl, 1)) {
 			rs_fail(sh, "old: control socket");
 			_exit(1);
 		}
 	}
-	if (cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL) {
+	if (si->kind == RS_PUDS) {
 		/*
 		 * Park before serving: a crash at any moment leaves the listener
 		 * parked.  Armed before bind(), as every rendezvous socket is.
@@ -293,7 +335,7 @@ static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 	c = rs_serve(sh, lfd, cmd, false);
 	if (c == 's') {
 		/* Stop accepting; the listener stays open until told. */
-		if (cfg->sc == RS_SCM_RIGHTS) {
+		if (si->stop == RS_STOP_HANDOVER) {
 			int peer = accept(ctl, NULL, NULL);
 
 			if (peer < 0 || rs_send_fd(peer, NULL, lfd))
@@ -307,23 +349,60 @@ static void rs_old_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 	_exit(0);
 }
 
-/* The new server: get a listener as the scenario says, then serve. */
-static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd)
+/* Put the new server's listener in the sockarray slot the program migrates to. */
+static void rs_bpf_slot(struct rs_shared *sh, const struct rs_cfg *cfg, int lfd)
 {
+	uint32_t key = 0;
+	uint64_t val = lfd;
+	union bpf_attr attr = {
+		.map_fd = cfg->bpf_map_fd,
+		.key = (uintptr_t)&key,
+		.value = (uintptr_t)&val,
+	};
+
+	if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)))
+		rs_fail(sh, "new: put the listener in the sockarray");
+}
+
+/*
+ * The new server: get a listener as the scenario says, then serve.  With
+ * @die_adopting (RS_PUDS_CRASH_ADOPT's second incarnation) it stops right
+ * after its armed bind() adopted the parked queue, before recvmsg(), and
+ * waits there for its SIGKILL.
+ */
+static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cmd,
+			  bool die_adopting)
+{
+	const struct rs_scenario_info *si = &rs_scenarios[cfg->sc];
 	int lfd = -1, s = -1, ms = cfg->delay_ms;
 
-	switch (cfg->sc) {
-	case RS_SCM_RIGHTS:
+	switch (si->kind) {
+	case RS_SCM:
 		s = unix_socket(SOCK_STREAM, RS_CONTROL, 0, true);
 		if (s >= 0)
 			lfd = rs_recv_fd(s);
 		close(s);
 		s = -1;		/* not a rendezvous: nothing to disarm at exit */
+		/*
+		 * Nobody to take over from (old exited or died): a real
+		 * takeover server binds a listener of its own.  Not in the
+		 * planned takeover, where it would hide a failed handover.
+		 */
+		if (lfd < 0 && si->stop != RS_STOP_HANDOVER) {
+			sh->new_fresh = 1;
+			lfd = rs_tcp_listener(sh, cfg, "new");
+		}
 		break;
-	case RS_PUDS_EXIT:
-	case RS_PUDS_KILL:
+	case RS_PUDS:
 		/* Only a socket armed before bind() adopts the parked queue. */
 		s = unix_dgram_bind(RS_PARK, ms);
+		if (die_adopting) {
+			if (s < 0)
+				rs_fail(sh, "adopter: bind the rendezvous");
+			__atomic_store_n(&sh->adopted_us, now_us(), __ATOMIC_SEQ_CST);
+			for (;;)
+				pause();
+		}
 		if (s >= 0)
 			lfd = rs_recv_fd(s);
 		/*
@@ -332,20 +411,9 @@ static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 		 */
 		break;
 	default:
-		lfd = rs_tcp_listener(cfg, rs_reuseport(cfg->sc));
-		if (lfd >= 0 && cfg->sc == RS_BPF_OVERLAP) {
-			uint32_t key = 0;
-			uint64_t val = lfd;
-			union bpf_attr attr = {
-				.map_fd = cfg->bpf_map_fd,
-				.key = (uintptr_t)&key,
-				.value = (uintptr_t)&val,
-			};
-
-			/* The sockarray slot the program migrates requests to. */
-			if (syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr)))
-				rs_fail(sh, "new: put the listener in the sockarray");
-		}
+		lfd = rs_tcp_listener(sh, cfg, "new");
+		if (lfd >= 0 && si->kind == RS_BPF)
+			rs_bpf_slot(sh, cfg, lfd);
 		break;
 	}
 	if (lfd < 0) {
@@ -357,7 +425,7 @@ static void rs_new_server(struct rs_shared *sh, const struct rs_cfg *cfg, int cm
 	rs_serve(sh, lfd, cmd, true);
 	/*
 	 * 'x': a graceful exit with nothing to hand over: disarm, so that
-	 * nothing parks (the run counts exactly one park and one adoption).
+	 * nothing parks (the run counts its parks and adoptions exactly).
 	 */
 	if (s >= 0 && set_delay(s, 0))
 		rs_fail(sh, "new: disarm the rendezvous at exit");
@@ -398,81 +466,117 @@ static int rs_errno_outcome(int err)
 	}
 }
 
+/* Did the handshake of connected @fd retransmit its SYN? */
+static bool rs_syn_retried(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	/* Nothing else is sent before the handshake completes. */
+	return !getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) && ti.tcpi_total_retrans > 0;
+}
+
+/* Start the connections due by @now; returns how many are started in all. */
+static int rs_start_due(struct rs_shared *sh, int epfd, struct rs_pending *pend, int started,
+			int n, int64_t now, int64_t *next, int64_t period, int *active)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(RS_PORT) };
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (started < n && now >= *next) {
+		struct rs_pending *p = &pend[started];
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
+
+		p->idx = started;
+		p->fd = fd;
+		sh->conns[started].start_us = now - sh->t0_us;
+		sh->nconns = ++started;
+		*next += period;
+		if (fd < 0) {
+			sh->conns[p->idx].outcome = RS_ERROR;
+			continue;
+		}
+		(*active)++;
+		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) {
+			rs_finish(sh, epfd, p, rs_errno_outcome(errno));
+			(*active)--;
+			continue;
+		}
+		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+	}
+	return started;
+}
+
+/* One epoll event of @p: connected (send the request) or the reply; false once finished. */
+static bool rs_progress(struct rs_shared *sh, int epfd, struct rs_pending *p)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	char buf[16];
+	ssize_t r;
+
+	if (!p->connected) {
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = p };
+
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err || write(p->fd, "GET\n", 4) != 4) {
+			rs_finish(sh, epfd, p, rs_errno_outcome(err ? err : errno));
+			return false;
+		}
+		sh->conns[p->idx].syn_retried = rs_syn_retried(p->fd);
+		p->connected = true;
+		epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &e);
+		return true;
+	}
+	r = read(p->fd, buf, sizeof(buf));
+	if (r < 0 && errno == EAGAIN)
+		return true;
+	rs_finish(sh, epfd, p, r > 0 ? RS_OK : r == 0 ? RS_RESET : rs_errno_outcome(errno));
+	return false;
+}
+
 /* Open @n connections at @rate per second and see each one through. */
 static void rs_loadgen(struct rs_shared *sh, const struct rs_cfg *cfg, int n)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(RS_PORT) };
 	struct rs_pending *pend = calloc(n, sizeof(*pend));
-	int64_t period = 1000000 / cfg->rate, next;
-	int epfd = epoll_create1(0), started = 0, active = 0, i;
-	struct epoll_event ev[64];
+	int64_t period = 1000000 / cfg->rate, next, timeout = cfg->timeout_ms * 1000LL;
+	int epfd = epoll_create1(0), started = 0, active = 0, oldest = 0, i;
+	struct epoll_event ev[256];
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (!pend || epfd < 0) {
+		rs_fail(sh, "loadgen: calloc or epoll_create1");
+		_exit(1);
+	}
 	sh->t0_us = now_us();
 	next = sh->t0_us;
 	while (started < n || active) {
 		int64_t now = now_us(), wait;
 		int k;
 
-		while (started < n && now >= next) {
-			struct rs_pending *p = &pend[started];
-			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-			struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
+		started = rs_start_due(sh, epfd, pend, started, n, now, &next, period, &active);
+		/*
+		 * Timeouts: connections start in order and share one timeout,
+		 * so they time out in order: only the oldest unfinished ones
+		 * can be due.
+		 */
+		for (; oldest < started; oldest++) {
+			struct rs_pending *p = &pend[oldest];
 
-			p->idx = started;
-			p->fd = fd;
-			sh->conns[started].start_us = now - sh->t0_us;
-			sh->nconns = ++started;
-			next += period;
-			if (fd < 0) {
-				sh->conns[p->idx].outcome = RS_ERROR;
-				continue;
-			}
-			active++;
-			if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) && errno != EINPROGRESS) {
-				rs_finish(sh, epfd, p, rs_errno_outcome(errno));
+			if (p->fd >= 0 && now - sh->t0_us - sh->conns[oldest].start_us < timeout)
+				break;
+			if (p->fd >= 0) {
+				rs_finish(sh, epfd, p, RS_TIMEOUT);
 				active--;
-				continue;
 			}
-			epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
-		}
-		/* Timeouts. */
-		for (i = 0; i < started; i++) {
-			if (pend[i].fd < 0 ||
-			    now - sh->t0_us - sh->conns[i].start_us < cfg->timeout_ms * 1000LL)
-				continue;
-			rs_finish(sh, epfd, &pend[i], RS_TIMEOUT);
-			active--;
 		}
 		wait = started < n ? (next - now_us()) / 1000 : 5;
-		k = epoll_wait(epfd, ev, 64, wait < 0 ? 0 : wait > 5 ? 5 : (int)wait);
+		k = epoll_wait(epfd, ev, 256, wait < 0 ? 0 : wait > 5 ? 5 : (int)wait);
 		for (i = 0; i < k; i++) {
 			struct rs_pending *p = ev[i].data.ptr;
-			int err = 0;
-			socklen_t len = sizeof(err);
-			char buf[16];
-			ssize_t r;
 
-			if (p->fd < 0)
-				continue;
-			if (!p->connected) {
-				struct epoll_event e = { .events = EPOLLIN, .data.ptr = p };
-
-				getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-				if (err || write(p->fd, "GET\n", 4) != 4) {
-					rs_finish(sh, epfd, p, rs_errno_outcome(err ? err : errno));
-					active--;
-					continue;
-				}
-				p->connected = true;
-				epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &e);
-				continue;
-			}
-			r = read(p->fd, buf, sizeof(buf));
-			if (r < 0 && errno == EAGAIN)
-				continue;
-			rs_finish(sh, epfd, p, r > 0 ? RS_OK : r == 0 ? RS_RESET : rs_errno_outcome(errno));
-			active--;
+			if (p->fd >= 0 && !rs_progress(sh, epfd, p))
+				active--;
 		}
 	}
 	free(pend);
@@ -492,17 +596,26 @@ static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
 	int64_t *lat = calloc(sh->nconns + 1, sizeof(*lat));
 	int i, n = 0;
 
-	memset(res->count, 0, sizeof(res->count));
+	memset(res, 0, sizeof(*res));
 	res->attempted = sh->nconns;
 	for (i = 0; i < sh->nconns; i++) {
-		res->count[sh->conns[i].outcome]++;
-		if (sh->conns[i].outcome == RS_OK)
-			lat[n++] = sh->conns[i].latency_us;
+		const struct rs_conn *c = &sh->conns[i];
+
+		res->count[c->outcome]++;
+		if (c->outcome != RS_OK)
+			continue;
+		res->syn_retried += c->syn_retried;
+		if (lat)
+			lat[n++] = c->latency_us;
 	}
-	qsort(lat, n, sizeof(*lat), rs_cmp64);
-	res->p50_us = n ? lat[n / 2] : 0;
-	res->p99_us = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0;
-	res->max_us = n ? lat[n - 1] : 0;
+	if (sh->nconns)
+		res->last_start_us = sh->conns[sh->nconns - 1].start_us;
+	if (lat) {
+		qsort(lat, n, sizeof(*lat), rs_cmp64);
+		res->p50_us = n ? lat[n / 2] : 0;
+		res->p99_us = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : 0;
+		res->max_us = n ? lat[n - 1] : 0;
+	}
 	free(lat);
 }
 
@@ -511,13 +624,60 @@ static void rs_command(int fd, char c)
 	(void)!write(fd, &c, 1);
 }
 
-static bool rs_wait_set(const volatile int64_t *t, int ms)
+static bool rs_wait_set(const int64_t *t, int ms)
 {
 	int64_t end = now_us() + ms * 1000LL;
 
-	while (!*t && now_us() < end)
+	while (!__atomic_load_n(t, __ATOMIC_SEQ_CST) && now_us() < end)
 		usleep(1000);
-	return *t;
+	return __atomic_load_n(t, __ATOMIC_SEQ_CST);
+}
+
+/* SIGKILL @pid and reap it; the time of the kill. */
+static int64_t rs_kill(pid_t pid)
+{
+	int64_t t = now_us();
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return t;
+}
+
+int rs_conns(const struct rs_cfg *cfg)
+{
+	return (int)((int64_t)cfg->rate * (cfg->before_ms + cfg->gap_ms + cfg->after_ms) / 1000);
+}
+
+/*
+ * Crash: old is asked to hold the next connection it accepts (mid-request)
+ * and SIGKILLed cfg->hold_ms after it does (or after 2 s without one),
+ * then reaped; with
+ * RS_STOP_KILL_ADOPT a successor then adopts the parked queue and is
+ * SIGKILLed before it takes the fds.  Returns when the gap starts: the kill.
+ */
+static int64_t rs_crash_old(struct rs_shared *sh, const struct rs_cfg *cfg, pid_t old)
+{
+	int64_t killed;
+	pid_t adopter;
+
+	__atomic_store_n(&sh->hold, 1, __ATOMIC_SEQ_CST);
+	/* Meanwhile its queue fills: what a crash drops besides the one in hand. */
+	if (rs_wait_set(&sh->holding_us, 2000))
+		sleep_until_us(sh->holding_us + cfg->hold_ms * 1000LL);
+	sh->in_hand = __atomic_load_n(&sh->old_in_hand, __ATOMIC_SEQ_CST);
+	killed = rs_kill(old);
+	sh->killed_us = killed;
+	sh->old_exit_us = now_us();
+	if (rs_scenarios[cfg->sc].stop != RS_STOP_KILL_ADOPT)
+		return killed;
+
+	adopter = fork();
+	if (!adopter)
+		rs_new_server(sh, cfg, -1, true);
+	if (!rs_wait_set(&sh->adopted_us, 10000))
+		rs_fail(sh, "the adopter never bound the rendezvous");
+	sh->successor_killed_us = rs_kill(adopter);
+	return killed;
 }
 
 /*
@@ -527,20 +687,31 @@ static bool rs_wait_set(const volatile int64_t *t, int ms)
  */
 static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char *dir)
 {
-	int n = (int)((int64_t)cfg->rate * (cfg->before_ms + cfg->gap_ms + cfg->after_ms) / 1000);
+	const struct rs_scenario_info *si = &rs_scenarios[cfg->sc];
+	int n = rs_conns(cfg);
 	int oldcmd[2], newcmd[2];
 	pid_t old, new = -1, load;
-	int64_t restart;
+	int64_t gap_start;
+	char num[32];
 
-	if (n > RS_MAX_CONNS)
-		n = RS_MAX_CONNS;
+	if (n > sh->max_conns) {
+		errno = ENOSPC;
+		rs_fail(sh, "more connections than the shared mapping holds");
+		_exit(1);
+	}
 	if (unshare(CLONE_NEWNET) || chdir(dir)) {
 		rs_fail(sh, "unshare(CLONE_NEWNET) or chdir");
 		_exit(1);
 	}
 	lo_up();
-	write_file("/proc/sys/net/ipv4/tcp_migrate_req",
-		   cfg->sc == RS_REUSEPORT_OVERLAP || cfg->sc == RS_REUSEPORT_GAP ? "1" : "0");
+	write_file("/proc/sys/net/ipv4/tcp_migrate_req", si->kind == RS_REUSEPORT ? "1" : "0");
+	/* Ephemeral ports: plenty, and none of them RS_PORT. */
+	write_file("/proc/sys/net/ipv4/ip_local_port_range", "10000 65000");
+	if (cfg->somaxconn) {
+		snprintf(num, sizeof(num), "%d", cfg->somaxconn);
+		write_file("/proc/sys/net/core/somaxconn", num);
+	}
+	sh->somaxconn = (int)read_long("/proc/sys/net/core/somaxconn");
 	if (pipe(oldcmd) || pipe(newcmd)) {
 		rs_fail(sh, "pipe");
 		_exit(1);
@@ -566,42 +737,45 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 	rs_wait_set(&sh->t0_us, 10000);
 	sleep_until_us(sh->t0_us + cfg->before_ms * 1000LL);
 
-	restart = now_us();
-	sh->restart_us = restart;
-	switch (cfg->sc) {
-	case RS_PUDS_KILL:
-		kill(old, SIGKILL);
-		break;
-	case RS_NAIVE:
-	case RS_REUSEPORT_GAP:
-	case RS_PUDS_EXIT:
+	sh->restart_us = now_us();
+	gap_start = sh->restart_us;
+	switch (si->stop) {
+	case RS_STOP_NONE:
+		waitpid(load, NULL, 0);
 		rs_command(oldcmd[1], 'x');
-		break;
-	default:
-		/* Overlap and takeover: old stops accepting, keeps its listener. */
-		rs_command(oldcmd[1], 's');
-		break;
-	}
-	if (cfg->sc == RS_NAIVE || cfg->sc == RS_REUSEPORT_GAP ||
-	    cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL) {
+		waitpid(old, NULL, 0);
+		rs_read_counters(&sh->kernel);
+		_exit(0);
+	case RS_STOP_EXIT:
+		rs_command(oldcmd[1], 'x');
 		waitpid(old, NULL, 0);
 		sh->old_exit_us = now_us();
+		break;
+	case RS_STOP_OVERLAP:
+	case RS_STOP_HANDOVER:
+		/* Old stops accepting, keeps its listener. */
+		rs_command(oldcmd[1], 's');
+		break;
+	case RS_STOP_KILL:
+	case RS_STOP_KILL_ADOPT:
+		gap_start = rs_crash_old(sh, cfg, old);
+		break;
 	}
 
-	sleep_until_us(restart + cfg->gap_ms * 1000LL);
-	if (cfg->sc == RS_PUDS_EXIT || cfg->sc == RS_PUDS_KILL)
+	sleep_until_us(gap_start + cfg->gap_ms * 1000LL);
+	if (si->kind == RS_PUDS)
 		sh->diag_parked = rs_diag_parked(&sh->diag_fds);
 
 	new = fork();
 	if (!new) {
 		close(newcmd[1]);
-		rs_new_server(sh, cfg, newcmd[0]);
+		rs_new_server(sh, cfg, newcmd[0], false);
 	}
 	close(newcmd[0]);
 	if (!rs_wait_set(&sh->new_listen_us, 10000))
 		rs_fail(sh, "new server never listened");
 
-	if (cfg->sc == RS_REUSEPORT_OVERLAP || cfg->sc == RS_BPF_OVERLAP) {
+	if (si->stop == RS_STOP_OVERLAP) {
 		/* New is in the group: now old closes, its queue migrates. */
 		rs_command(oldcmd[1], 'x');
 	}
@@ -620,10 +794,11 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 int rs_run(const struct rs_cfg *cfg, struct rs_shared *sh, struct rs_result *res)
 {
 	char dir[] = "/tmp/restart.XXXXXX", path[64];
-	int status = 0;
+	int status = 0, max_conns = sh->max_conns;
 	pid_t pid;
 
 	memset(sh, 0, offsetof(struct rs_shared, conns));
+	sh->max_conns = max_conns;
 	if (!mkdtemp(dir)) {
 		rs_fail(sh, "mkdtemp");
 		return -1;
@@ -642,14 +817,61 @@ int rs_run(const struct rs_cfg *cfg, struct rs_shared *sh, struct rs_result *res
 	return WIFEXITED(status) && !WEXITSTATUS(status) && !sh->error[0] ? 0 : -1;
 }
 
-struct rs_shared *rs_shared_new(void)
+static size_t rs_shared_size(int max_conns)
 {
-	struct rs_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	return offsetof(struct rs_shared, conns) + (size_t)max_conns * sizeof(struct rs_conn);
+}
+
+struct rs_shared *rs_shared_new(int max_conns)
+{
+	/* Pages are touched as connections are recorded: room costs nothing. */
+	struct rs_shared *sh = mmap(NULL, rs_shared_size(max_conns), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	struct rlimit rl = { 65536, 65536 };
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	signal(SIGPIPE, SIG_IGN);
-	return sh == MAP_FAILED ? NULL : sh;
+	if (sh == MAP_FAILED)
+		return NULL;
+	sh->max_conns = max_conns;
+	return sh;
 }
 
+void rs_shared_free(struct rs_shared *sh)
+{
+	if (sh)
+		munmap(sh, rs_shared_size(sh->max_conns));
+}
+
+int rs_somaxconn_max(void)
+{
+	static const int tries[] = { INT_MAX, 1 << 30, 1 << 24, 1 << 20, 65535 };
+	int p[2], best = -1, status;
+	unsigned int i;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		char num[32];
+
+		close(p[0]);
+		if (unshare(CLONE_NEWNET))
+			_exit(1);
+		for (i = 0; i < sizeof(tries) / sizeof(tries[0]) && best < 0; i++) {
+			snprintf(num, sizeof(num), "%d", tries[i]);
+			if (!write_file("/proc/sys/net/core/somaxconn", num) &&
+			    read_long("/proc/sys/net/core/somaxconn") == tries[i])
+				best = tries[i];
+		}
+		(void)!write(p[1], &best, sizeof(best));
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &best, sizeof(best)) != sizeof(best))
+		best = -1;
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return best;
+}
