@@ -668,7 +668,9 @@ std::vector<Step> steps_of(const Case &c, const std::string &event)
 	if (event == "sigkill")
 		return {cmd({"kill", "-s", "KILL", svc})};
 	// The pause, with a look at the service in its middle.
-	Step look = cmd({"show", "--value", "-p", "ActiveState", "-p", "Result", svc}, false);
+	Step look = cmd({"show", "-p", "ActiveState", "-p", "Result", "-p", "ExecMainCode", "-p",
+			 "ExecMainStatus", svc},
+			false);
 	if (event == "stop-start") {
 		std::vector<Step> s{cmd({"stop", svc}), pause(kPauseMs / 2), look};
 		if (c.anchor == Anchor::fdstore)
@@ -836,9 +838,10 @@ Result measure(const Case &c, const std::string &event)
 	for (auto s : steps.steps) {
 		if (s.expect_ok)
 			continue;
-		std::replace(s.out.begin(), s.out.end(), '\n', '/');
-		std::string what = s.args.size() == 4 ? s.args[2] : "ActiveState/Result";
-		add_note(r, what + " of the service in the pause: " + (s.out.empty() ? "?" : s.out));
+		std::replace(s.out.begin(), s.out.end(), '\n', ' ');
+		if (s.args[1] == "-P")	// one property, value only
+			s.out = s.args[2] + "=" + s.out;
+		add_note(r, "in the pause: " + s.out);
 	}
 	if (c.anchor == Anchor::fdstore && serving(c.port, 10000)) {
 		std::string state = guest::read_file(c.statefile());
