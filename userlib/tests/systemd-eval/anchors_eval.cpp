@@ -37,9 +37,10 @@
 //
 // One "PUDS-EVAL-SD {json}" line per anchor x server x event (format:
 // scripts/eval_report.py), one "# [k/N] ..." progress line, one TAP result
-// each (ok: the measurement ran: the systemctl commands succeeded and the
-// server answered before and after; a lost request is a number, not a
-// failure).  puds.eval=quick on the kernel command line: lighttpd only.
+// each (ok: the measurement ran: the systemctl commands succeeded, the
+// server answered before and after, and a SIGKILL found the partial request
+// accepted and made systemd restart the service; a lost request is a
+// number, not a failure).  puds.eval=quick on the kernel command line: lighttpd only.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -61,6 +62,7 @@
 #include <string>
 #include <vector>
 
+#include "server_conf.hpp"
 #include "systemd_util.hpp"
 
 namespace {
@@ -109,56 +111,44 @@ struct Server {
 	std::string (*command)(const std::string &dir);
 };
 
+// "@binary @args...", a unit's ExecStart=.
+std::string command_line(const char *binary, const std::vector<std::string> &args)
+{
+	std::string cmd = binary;
+	for (const auto &a : args)
+		cmd += " " + a;
+	return cmd;
+}
+
 std::string lighttpd_conf(const std::string &dir, int port, bool inherit)
 {
-	return "server.document-root = \"/var/www/eval\"\n"
-	       "server.bind = \"127.0.0.1\"\n"
-	       "server.port = " + std::to_string(port) + "\n" +
-	       (inherit ? "server.systemd-socket-activation = \"enable\"\n" : "") +
-	       "server.errorlog = \"" + dir + "/error.log\"\n"
-	       "server.modules = ()\n"
-	       "index-file.names = ( \"index.html\" )\n";
+	return guest::lighttpd_conf(dir, "/var/www/eval", port, inherit);
 }
 
 std::string lighttpd_command(const std::string &dir)
 {
-	return "/usr/sbin/lighttpd -D -f " + dir + "/server.conf";
+	return command_line("/usr/sbin/lighttpd", guest::lighttpd_args(dir));
 }
 
-// Master process on (nginx 1.22.1 crashes on inherited sockets without it).
+// nginx binds the address unless NGINX="3;" passes it a listener of it.
 std::string nginx_conf(const std::string &dir, int port, bool)
 {
-	return "daemon off;\n"
-	       "error_log " + dir + "/error.log;\npid " + dir + "/nginx.pid;\n"
-	       "events { worker_connections 512; }\n"
-	       "http {\n access_log off;\n"
-	       " client_body_temp_path " + dir + "/t1; proxy_temp_path " + dir + "/t2;\n"
-	       " fastcgi_temp_path " + dir + "/t3; uwsgi_temp_path " + dir + "/t4;\n"
-	       " scgi_temp_path " + dir + "/t5;\n"
-	       " server { listen 127.0.0.1:" + std::to_string(port) + "; root /var/www/eval; }\n}\n";
+	return guest::nginx_conf(dir, "/var/www/eval", port);
 }
 
 std::string nginx_command(const std::string &dir)
 {
-	return "/usr/sbin/nginx -p " + dir + " -c " + dir + "/server.conf -e " + dir + "/error.log";
+	return command_line("/usr/sbin/nginx", guest::nginx_args(dir));
 }
 
-// haproxy answers by itself (no backend), with the page the others serve.
 std::string haproxy_conf(const std::string &, int port, bool inherit)
 {
-	return "global\n maxconn 512\n"
-	       "defaults\n mode http\n timeout connect 5s\n timeout client 10s\n"
-	       " timeout server 10s\n"
-	       "frontend http\n bind " +
-	       (inherit ? std::string("fd@3") : "127.0.0.1:" + std::to_string(port)) + "\n" +
-	       " http-request return status 200 content-type text/html string \"" + kPage +
-	       "\\n\"\n";
+	return guest::haproxy_conf(inherit ? "fd@3" : "127.0.0.1:" + std::to_string(port), kPage);
 }
 
-// Master-worker (-W) in the foreground (-db), as Type=simple wants it.
 std::string haproxy_command(const std::string &dir)
 {
-	return "/usr/sbin/haproxy -W -db -f " + dir + "/server.conf";
+	return command_line("/usr/sbin/haproxy", guest::haproxy_args(dir));
 }
 
 const Server kLighttpd{"lighttpd", false, lighttpd_conf, lighttpd_command};
@@ -833,8 +823,15 @@ Result measure(const Case &c, const std::string &event)
 		add_note(r, "held partial request: " + held_fate(hold));
 		close(hold);
 	}
-	if (event == "sigkill" || event == "restart")
-		add_note(r, "NRestarts " + restarts + " -> " + guest::property(svc, "NRestarts"));
+	if (event == "sigkill" || event == "restart") {
+		std::string now = guest::property(svc, "NRestarts");
+		add_note(r, "NRestarts " + restarts + " -> " + now);
+		if (event == "sigkill" && now == restarts)
+			fail(r, "systemd did not restart it (NRestarts stayed " + now + ")");
+	}
+	// The SIGKILL must have come with the partial request in the server's hands.
+	if (event == "sigkill" && !r.in_hand)
+		fail(r, "no accepted connection at the kill (the partial request was not accepted)");
 	for (auto s : steps.steps) {
 		if (s.expect_ok)
 			continue;
