@@ -534,8 +534,20 @@ struct Case {
 	std::string statefile() const { return dir() + "/state"; }
 };
 
-bool write_text(const std::string &path, const std::string &text)
+// Writes @text to @path; @show: also to our output, as "# " lines (the
+// units, so that the stored run says what ran).
+bool write_text(const std::string &path, const std::string &text, bool show = false)
 {
+	if (show) {
+		std::printf("# %s:\n", path.c_str());
+		std::size_t at = 0;
+		while (at < text.size()) {
+			std::size_t nl = std::min(text.find('\n', at), text.size());
+			std::string line = text.substr(at, nl - at);
+			std::printf("#%s%s\n", line.empty() ? "" : "   ", line.c_str());
+			at = nl + 1;
+		}
+	}
 	std::FILE *f = std::fopen(path.c_str(), "w");
 	if (!f)
 		return false;
@@ -579,7 +591,7 @@ bool install(const Case &c, const std::string &self)
 	if (c.anchor == Anchor::puds)
 		unit += "RuntimeDirectory=" + c.base + "\nRuntimeDirectoryMode=0700\n"
 			"RuntimeDirectoryPreserve=yes\n";
-	if (!write_text("/etc/systemd/system/" + c.service(), unit))
+	if (!write_text("/etc/systemd/system/" + c.service(), unit, true))
 		return false;
 	if (c.anchor != Anchor::socket)
 		return true;
@@ -587,7 +599,8 @@ bool install(const Case &c, const std::string &self)
 			  "# make eval-systemd (anchors_eval): " + what + "\n"
 			  "[Unit]\nDescription=puds eval: the listener of " + c.service() + "\n"
 			  "\n[Socket]\nListenStream=127.0.0.1:" + port + "\nAccept=no\n"
-			  "FileDescriptorName=http\n");
+			  "FileDescriptorName=http\n",
+			  true);
 }
 
 // One good answer on @port within @ms.
