@@ -959,6 +959,11 @@ int main(int argc, char **argv)
 	std::printf("# eval-sd: mode %s: %zu anchor x server, %d measurements; %d requests/s, timeout %d ms, %d ms before the event, %d ms after the first answer after it, stop-start pause %d ms, RestartSec=%d ms, puds run --delay %d\n",
 		    quick ? "quick" : "full", cases.size(), total, kRate, kTimeoutMs, kBeforeMs,
 		    kAfterMs, kPauseMs, kRestartSecMs, kDelayMs);
+	// The same as keyed lines ("# eval-sd: key N", qemu/harness.py keyed()).
+	std::printf("# eval-sd: quick %d\n# eval-sd: measurements %d\n# eval-sd: rate %d\n"
+		    "# eval-sd: timeout_ms %d\n# eval-sd: pause_ms %d\n# eval-sd: restart_sec_ms %d\n"
+		    "# eval-sd: delay_ms %d\n",
+		    quick, total, kRate, kTimeoutMs, kPauseMs, kRestartSecMs, kDelayMs);
 
 	mkdir(kRun, 0755);
 	mkdir("/var/www", 0755);
@@ -989,6 +994,6 @@ int main(int argc, char **argv)
 		}
 		bring_down(c);
 	}
-	std::printf("# eval-sd: %d measurements in %.1f s\n", total, (now_us() - t0) / 1e6);
+	std::printf("# eval-sd: seconds %lld\n", static_cast<long long>((now_us() - t0) / 1000000));
 	return tap_finish();
 }
