@@ -41,7 +41,7 @@ GUEST_TESTS_BUILD = bash scripts/build-guest-tests.sh $(TREE)
 MKINITRAMFS = bash qemu/mkinitramfs.sh $(TREE)
 
 .PHONY: all help deps kernel-tree kernel kernel-debug check-debug guest-tests initramfs guest check \
-	systemd-guest check-systemd \
+	systemd-guest check-systemd eval-systemd-guest eval-systemd \
 	check-host check-userlib fuzz check-harness check-guest checkpatch check-series eval eval-guest bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
@@ -61,6 +61,7 @@ help:
 	@echo "  make check-harness      the runner must fail on an injected failure, panic, hang and WARN"
 	@echo "  make check-guest        the guest programs of selftests/guest-suites (ONLY=af_unix/diag_uid,...)"
 	@echo "  make check-systemd      the real-systemd guest (Debian's systemd 252 as PID 1): contrib units"
+	@echo "  make eval-systemd       the real-systemd guest: restart/SIGKILL/stop-start of every systemd anchor"
 	@echo "  make check-debug        a KASAN/lockdep/kmemleak kernel: af_unix tests, a STRESS_SECONDS=$(STRESS_SECONDS)"
 	@echo "                          stress run, kmemleak scans; 0 splats, 0 leaks: build/debug/report.md"
 	@echo "  make check-series       build every patch of the series on its own (slow)"
@@ -232,6 +233,25 @@ eval: deps eval-guest
 		--append "$(EVAL_APPEND)" --quiet --progress '^# (\[|eval|BPF)'; \
 	rc=$$?; python3 scripts/eval_report.py --run $(EVAL_DIR)/run \
 		--tree $(TREE) --kobj $(KOBJ) --out $(EVAL_DIR) || rc=1; exit $$rc
+
+# make eval-systemd: the real-systemd guest's part of make eval.  Its own
+# root (nginx and haproxy besides systemd and lighttpd; check-systemd's stays
+# as it is) and selftests/eval-systemd-suites: every systemd anchor (naive,
+# socket activation, the fd store, puds run) x server x event
+# (userlib/tests/systemd-eval), one PUDS-EVAL-SD line each, stored in
+# build/eval/systemd-run.  EVAL_APPEND=puds.eval=quick: lighttpd only.
+SD_EVAL_PACKAGES := systemd lighttpd nginx haproxy zlib1g
+eval-systemd-guest: kernel
+	@python3 qemu/systemd/mkroot.py $(EVAL_DIR)/systemd-root $(PUDS_CACHE)/debs $(SD_EVAL_PACKAGES)
+	@$(GUEST_TESTS_BUILD) $(KOBJ) $(EVAL_DIR)/systemd-tests selftests/eval-systemd-suites
+	@$(MKINITRAMFS) $(EVAL_DIR)/systemd-tests $(EVAL_DIR)/systemd-initramfs.cpio $(EVAL_DIR)/systemd-root
+
+eval-systemd: deps eval-systemd-guest
+	@echo "eval-systemd: booting systemd 252 as PID 1 and measuring every anchor (about 1 min quick, 3 full, under TCG)"
+	@$(RUN) --timeout 900 --out $(EVAL_DIR)/systemd-run --initrd $(EVAL_DIR)/systemd-initramfs.cpio \
+		--expect-list $(EVAL_DIR)/systemd-tests/list --suite eval-systemd \
+		--append "rdinit=/lib/systemd/systemd systemd.unit=puds-guest.target $(EVAL_APPEND)" \
+		--quiet --progress '^# (\[|eval-sd)'
 
 # The series' cost for sockets that never set the option: the unpatched
 # base kernel against the patched one, in instructions (scripts/bench.py).

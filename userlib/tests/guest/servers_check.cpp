@@ -40,6 +40,7 @@
 
 #include "guest_util.hpp"
 #include "puds_main.hpp"
+#include "server_conf.hpp"
 
 namespace {
 
@@ -54,57 +55,18 @@ struct Server {
 	std::vector<std::string> (*args)(const std::string &dir);
 };
 
-std::string lighttpd_conf(const std::string &dir, int port)
-{
-	return "server.document-root = \"" + dir + "/www\"\n"
-	       "server.bind = \"127.0.0.1\"\n"
-	       "server.port = " + std::to_string(port) + "\n"
-	       "server.systemd-socket-activation = \"enable\"\n"
-	       "server.errorlog = \"" + dir + "/error.log\"\n"
-	       "server.modules = ()\n"
-	       "index-file.names = ( \"index.html\" )\n";
-}
-
-std::vector<std::string> lighttpd_args(const std::string &dir)
-{
-	return {"-D", "-f", dir + "/server.conf"};
-}
-
-std::string nginx_conf(const std::string &dir, int port)
-{
-	return "daemon off;\n"
-	       "error_log " + dir + "/error.log;\npid " + dir + "/nginx.pid;\n"
-	       "events { worker_connections 64; }\n"
-	       "http {\n access_log off;\n"
-	       " client_body_temp_path " + dir + "/t1; proxy_temp_path " + dir + "/t2;\n"
-	       " fastcgi_temp_path " + dir + "/t3; uwsgi_temp_path " + dir + "/t4;\n"
-	       " scgi_temp_path " + dir + "/t5;\n"
-	       " server { listen 127.0.0.1:" + std::to_string(port) + "; root " + dir + "/www; }\n}\n";
-}
-
-std::vector<std::string> nginx_args(const std::string &dir)
-{
-	return {"-p", dir, "-c", dir + "/server.conf", "-e", dir + "/error.log"};
-}
-
-std::string haproxy_conf(const std::string &, int)
-{
-	return "global\n maxconn 64\n"
-	       "defaults\n mode http\n timeout connect 5s\n timeout client 10s\n"
-	       " timeout server 10s\n"
-	       "frontend http\n bind fd@3\n"
-	       " http-request return status 200 content-type text/html string \"parked by puds\\n\"\n";
-}
-
-std::vector<std::string> haproxy_args(const std::string &dir)
-{
-	return {"-W", "-db", "-f", dir + "/server.conf"};
-}
-
 const Server kServers[] = {
-	{"lighttpd", "/opt/lighttpd/lighttpd", 8081, false, false, lighttpd_conf, lighttpd_args},
-	{"nginx", "/opt/nginx/nginx", 8082, true, false, nginx_conf, nginx_args},
-	{"haproxy", "/opt/haproxy/haproxy", 8083, false, true, haproxy_conf, haproxy_args},
+	{"lighttpd", "/opt/lighttpd/lighttpd", 8081, false, false,
+	 [](const std::string &dir, int port) {
+		 return guest::lighttpd_conf(dir, dir + "/www", port, true);
+	 },
+	 guest::lighttpd_args},
+	{"nginx", "/opt/nginx/nginx", 8082, true, false,
+	 [](const std::string &dir, int port) { return guest::nginx_conf(dir, dir + "/www", port); },
+	 guest::nginx_args},
+	{"haproxy", "/opt/haproxy/haproxy", 8083, false, true,
+	 [](const std::string &, int) { return guest::haproxy_conf("fd@3", "parked by puds"); },
+	 guest::haproxy_args},
 };
 
 int kPort;

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "guest_util.hpp"
+#include "systemd_util.hpp"
 
 namespace {
 
@@ -39,47 +39,8 @@ const Variant kVariants[] = {
 
 const int kGapRequests = 20;
 
-// systemctl ARGS...: its exit status (its messages go to our output).
-int systemctl(std::vector<std::string> args, std::string *out = nullptr)
-{
-	int pipefd[2];
-	if (out && pipe(pipefd))
-		return -1;
-	pid_t pid = fork();
-	if (!pid) {
-		std::vector<char *> argv{const_cast<char *>("systemctl")};
-		for (auto &a : args)
-			argv.push_back(a.data());
-		argv.push_back(nullptr);
-		if (out) {
-			dup2(pipefd[1], 1);
-			close(pipefd[0]);
-		}
-		execv("/bin/systemctl", argv.data());
-		_exit(127);
-	}
-	if (out) {
-		close(pipefd[1]);
-		char buf[256];
-		ssize_t n;
-		while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
-			out->append(buf, n);
-		close(pipefd[0]);
-		while (!out->empty() && out->back() == '\n')
-			out->pop_back();
-	}
-	int st;
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-std::string property(const char *unit, const char *name)
-{
-	std::string v;
-	systemctl({"show", "-P", name, unit}, &v);
-	return v;
-}
+using guest::property;
+using guest::systemctl;
 
 int request(int port)
 {
@@ -214,19 +175,7 @@ int main()
 {
 	signal(SIGPIPE, SIG_IGN);
 	tap_plan(4 * std::size(kVariants));
-	std::string pid1;
-	if (std::FILE *f = std::fopen("/proc/1/comm", "r")) {
-		char comm[64] = {};
-		if (std::fgets(comm, sizeof(comm), f))
-			pid1 = comm;
-		std::fclose(f);
-	}
-	if (pid1 != "systemd\n")
-		tap_bail("PID 1 is \"%s\", not systemd: run me in the real-systemd guest",
-			 pid1.c_str());
-	std::string version;
-	systemctl({"--version"}, &version);
-	std::printf("# %s\n", version.substr(0, version.find('\n')).c_str());
+	std::printf("# %s\n", guest::require_systemd().c_str());
 	mkdir("/var/www", 0755);
 	mkdir("/var/www/html", 0755);
 	if (std::FILE *f = std::fopen("/var/www/html/index.html", "w")) {
