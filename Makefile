@@ -41,7 +41,7 @@ GUEST_TESTS_BUILD = bash scripts/build-guest-tests.sh $(TREE)
 MKINITRAMFS = bash qemu/mkinitramfs.sh $(TREE)
 
 .PHONY: all help deps kernel-tree kernel kernel-debug check-debug guest-tests initramfs guest check \
-	systemd-guest check-systemd eval-systemd-guest eval-systemd \
+	systemd-guest check-systemd eval-systemd-guest eval-systemd eval-minimal \
 	check-host check-userlib fuzz check-harness check-guest checkpatch check-series eval eval-guest bench shell \
 	export-patches reset-kernel-tree kernel-status clean distclean
 
@@ -61,7 +61,8 @@ help:
 	@echo "  make check-harness      the runner must fail on an injected failure, panic, hang and WARN"
 	@echo "  make check-guest        the guest programs of selftests/guest-suites (ONLY=af_unix/diag_uid,...)"
 	@echo "  make check-systemd      the real-systemd guest (Debian's systemd 252 as PID 1): contrib units"
-	@echo "  make eval-systemd       the real-systemd guest: restart/SIGKILL/stop-start of every systemd anchor"
+	@echo "  make eval-minimal       make eval's minimal guest alone (restarts, sweep, many fds; build/eval/run)"
+	@echo "  make eval-systemd       make eval's real-systemd guest alone: every systemd anchor (build/eval/systemd-run)"
 	@echo "  make check-debug        a KASAN/lockdep/kmemleak kernel: af_unix tests, a STRESS_SECONDS=$(STRESS_SECONDS)"
 	@echo "                          stress run, kmemleak scans; 0 splats, 0 leaks: build/debug/report.md"
 	@echo "  make check-series       build every patch of the series on its own (slow)"
@@ -77,7 +78,7 @@ help:
 	@echo "Variables: JOBS=$(JOBS) TIMEOUT=$(TIMEOUT) (whole guest run, s) ONLY=a/b,c/d (guest programs)"
 	@echo "  PUDS_KERNEL_PATCHES=DIR (another series and BASE) GUEST_SUITES=FILE (see selftests/guest-suites)"
 	@echo "  APPEND='...' (extra guest kernel command line, e.g. puds.inject=panic)"
-	@echo "  EVAL_APPEND=puds.eval=quick (make eval with two gaps only)"
+	@echo "  EVAL_APPEND=puds.eval=quick (make eval's short form: two gaps, a small sweep, lighttpd only)"
 
 deps:
 	@bash scripts/deps.sh $(PATCHES)
@@ -217,41 +218,49 @@ check-debug: deps kernel-debug
 check-series: kernel
 	@bash scripts/check-series.sh $(TREE) $(KOBJ)/.config $(B)/series-check
 
-# make eval: every restart scenario at every gap in the booted patched
-# kernel (selftests/eval, selftests/restart), then build/eval/report.md.
+# make eval: the minimal guest (selftests/eval-suites: every restart
+# scenario, planned, stop-start and crash, at every gap; the load sweep; the
+# many-fds handoff), then the real-systemd guest (selftests/eval-systemd-suites:
+# every systemd anchor with lighttpd, nginx and haproxy), then
+# build/eval/report.md from both stored runs (scripts/eval_report.py).
+# EVAL_APPEND=puds.eval=quick: the short form of both (under 3 minutes).
 EVAL_DIR := $(B)/eval
 EVAL_APPEND ?=
+EVAL_RUN = $(RUN) --timeout 3000 --out $(EVAL_DIR)/run --initrd $(EVAL_DIR)/initramfs.cpio \
+	--expect-list $(EVAL_DIR)/tests/list --suite eval \
+	--append "$(EVAL_APPEND)" --quiet --progress '^\# (\[|eval:|BPF)'
+EVAL_SD_RUN = $(RUN) --timeout 900 --out $(EVAL_DIR)/systemd-run --initrd $(EVAL_DIR)/systemd-initramfs.cpio \
+	--expect-list $(EVAL_DIR)/systemd-tests/list --suite eval-systemd \
+	--append "rdinit=/lib/systemd/systemd systemd.unit=puds-guest.target $(EVAL_APPEND)" \
+	--quiet --progress '^\# (\[|eval-sd: systemd)'
 eval-guest: kernel
 	@bash scripts/deps.sh $(PATCHES) eval
 	@$(GUEST_TESTS_BUILD) $(KOBJ) $(EVAL_DIR)/tests selftests/eval-suites
 	@$(MKINITRAMFS) $(EVAL_DIR)/tests $(EVAL_DIR)/initramfs.cpio
 
-eval: deps eval-guest
-	@echo "eval: booting $(BZIMAGE) and running every scenario (progress below; about a minute under TCG)"
-	@$(RUN) --timeout 3000 --out $(EVAL_DIR)/run --initrd $(EVAL_DIR)/initramfs.cpio \
-		--expect-list $(EVAL_DIR)/tests/list --suite eval \
-		--append "$(EVAL_APPEND)" --quiet --progress '^# (\[|eval|BPF)'; \
-	rc=$$?; python3 scripts/eval_report.py --run $(EVAL_DIR)/run \
-		--tree $(TREE) --kobj $(KOBJ) --out $(EVAL_DIR) || rc=1; exit $$rc
-
-# make eval-systemd: the real-systemd guest's part of make eval.  Its own
-# root (nginx and haproxy besides systemd and lighttpd; check-systemd's stays
-# as it is) and selftests/eval-systemd-suites: every systemd anchor (naive,
-# socket activation, the fd store, puds run) x server x event
-# (userlib/tests/systemd-eval), one PUDS-EVAL-SD line each, stored in
-# build/eval/systemd-run.  EVAL_APPEND=puds.eval=quick: lighttpd only.
+# Its own root (nginx and haproxy besides systemd and lighttpd;
+# check-systemd's stays as it is).
 SD_EVAL_PACKAGES := systemd lighttpd nginx haproxy zlib1g
 eval-systemd-guest: kernel
 	@python3 qemu/systemd/mkroot.py $(EVAL_DIR)/systemd-root $(PUDS_CACHE)/debs $(SD_EVAL_PACKAGES)
 	@$(GUEST_TESTS_BUILD) $(KOBJ) $(EVAL_DIR)/systemd-tests selftests/eval-systemd-suites
 	@$(MKINITRAMFS) $(EVAL_DIR)/systemd-tests $(EVAL_DIR)/systemd-initramfs.cpio $(EVAL_DIR)/systemd-root
 
+eval: deps eval-guest eval-systemd-guest
+	@rm -rf $(EVAL_DIR)/run $(EVAL_DIR)/systemd-run
+	@echo "eval 1/2: the minimal guest: every restart, the load sweep, many fds (about 9 min under TCG; quick: 1)"
+	@start=$$(date +%s); $(EVAL_RUN); rc=$$?; \
+	echo "eval 2/2: systemd 252 as PID 1: every anchor x server x event (about 2 min; quick: 1)"; \
+	$(EVAL_SD_RUN) || rc=1; \
+	python3 scripts/eval_report.py --run $(EVAL_DIR)/run --sd-run $(EVAL_DIR)/systemd-run \
+		--tree $(TREE) --kobj $(KOBJ) --out $(EVAL_DIR) || rc=1; \
+	echo "eval: both guests and the report in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# Either guest of make eval alone (their stored runs; no report).
+eval-minimal: deps eval-guest
+	@$(EVAL_RUN)
 eval-systemd: deps eval-systemd-guest
-	@echo "eval-systemd: booting systemd 252 as PID 1 and measuring every anchor (about 1 min quick, 3 full, under TCG)"
-	@$(RUN) --timeout 900 --out $(EVAL_DIR)/systemd-run --initrd $(EVAL_DIR)/systemd-initramfs.cpio \
-		--expect-list $(EVAL_DIR)/systemd-tests/list --suite eval-systemd \
-		--append "rdinit=/lib/systemd/systemd systemd.unit=puds-guest.target $(EVAL_APPEND)" \
-		--quiet --progress '^# (\[|eval-sd)'
+	@$(EVAL_SD_RUN)
 
 # The series' cost for sockets that never set the option: the unpatched
 # base kernel against the patched one, in instructions (scripts/bench.py).
