@@ -183,6 +183,12 @@ def sd_cell(sd, anchor, event):
             s += f" (+{in_hand(r)} in hand)"
         if not r.get("ok", True):
             s += " (run failed)"
+        # Socket activation: the service stopped alone is started again by
+        # the next connection; stopping its .socket too closes the listener.
+        both = [x for x in sd if x["anchor"] == anchor and x["server"] == r["server"]
+                and x["event"] == event + "-socket"]
+        if both:
+            s += f" (the .socket stopped too: {lost_queued(both[0])})"
         parts.append(s)
     return ", ".join(parts)
 
@@ -273,7 +279,9 @@ def expectations(matrix, sweep, sd, quick):
 def gap_conns(r):
     """Connections started while nobody listened, if the run recorded them."""
     e = r.get("events", {})
-    a = e.get("killed") if e.get("killed") is not None else e.get("restart")
+    # From the moment the old server stopped accepting (a crash: it took the
+    # request it holds, then was killed) to the new one listening.
+    a = e.get("restart") if e.get("restart") is not None else e.get("killed")
     b = e.get("new_listen")
     if a is None or b is None or not r.get("conns"):
         return round(r["rate"] * r["gap_ms"] / 1000)
@@ -494,16 +502,18 @@ def explain_matrix(r):
             bits.append(f"{rest} more ({o['refused']} refused, {o['reset']} reset, "
                         f"{o['timeout']} timed out; ListenOverflows {k['ListenOverflows']})")
     else:
-        if o["reset"]:
-            bits.append(f"{o['reset']} reset: connections queued on the listener when it was "
+        queued = o["reset"] - in_hand(r)
+        if queued > 0:
+            bits.append(f"{queued} reset: connections queued on the listener when it was "
                         "closed (the accept queue is dropped with it)"
                         + (f"; TCPMigrateReqFailure {k['TCPMigrateReqFailure']}: nothing left "
                            "in the group to migrate to" if k["TCPMigrateReqFailure"] > 0 else ""))
         d = dead_ms(r)
-        if o["refused"] != gap_conns(r) and d is not None:
-            bits.append(f"{o['refused']} refused against {gap_conns(r)} started in the "
-                        f"{r['gap_ms']} ms gap: nobody listened for {fmt_ms(d)} ms in all (the "
-                        "restart's own time counts too)")
+        if d is not None:
+            bits.append(f"{o['refused']} refused: {gap_conns(r)} connections started from the "
+                        f"old server's last accept to the new one listening; nobody accepted "
+                        f"for {fmt_ms(d)} ms in all, the {r['gap_ms']} ms gap and the restart's "
+                        "own time")
     if not bits:
         bits.append(f"{got} lost against a model of {m}")
     return f"- {r['scenario']}, gap {r['gap_ms']} ms: lost {got}, model {m}: " + "; ".join(bits) + "."

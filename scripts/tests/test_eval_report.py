@@ -89,6 +89,7 @@ SD = [{"anchor": a, "server": s, "event": e, "unit": f"{a}-{s}.service", "gap_ms
        "note": ""}
       for a, s, e, lost in [("socket-activation", "lighttpd", "restart", 0),
                             ("socket-activation", "lighttpd", "stop-start", 0),
+                            ("socket-activation", "lighttpd", "stop-start-socket", 200),
                             ("fdstore", "fdstore-server", "stop-start", 200),
                             ("puds-run", "lighttpd", "restart", 0),
                             ("puds-run", "lighttpd", "sigkill", 0),
@@ -141,6 +142,7 @@ class EvalReport(unittest.TestCase):
         self.assertIn("Every cell sits on the model", md)
         self.assertIn("fdstore, fdstore-server, stop-start: 200 of 300 lost", md)
         self.assertIn("as good as `puds run`", md)
+        self.assertIn("lighttpd 0 (the .socket stopped too: 200)", md)
         self.assertIn("| 64 | 67 | 4096 |", md)
         self.assertIn("somaxconn` allows: 2147483647", md)
 
