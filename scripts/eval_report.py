@@ -591,20 +591,52 @@ def sd_reading(sd):
         if a == "puds-run":
             continue
         for r in [r for r in sd if r["anchor"] == a]:
-            p = puds.get((r["server"], r["event"]))
+            ev = "stop-start" if r["event"] == "stop-start-socket" else r["event"]
+            p = puds.get((r["server"], ev))
+            other = ""
+            if p is None:       # the fd store's own server: against puds run with another
+                p = next((x for (srv, e), x in sorted(puds.items()) if e == ev), None)
+                other = f" with {p['server']}" if p else ""
             verdict = ""
             if p is not None:
                 if lost_queued(r) <= lost_queued(p):
-                    verdict = (f"as good as `puds run` ({lost_queued(p)} lost beyond what was in "
-                               "hand)")
+                    verdict = (f"as good as `puds run`{other} ({lost_queued(p)} lost beyond what "
+                               "was in hand)")
                 else:
-                    verdict = (f"worse than `puds run`: {lost_queued(r)} lost beyond what was in "
-                               f"hand against {lost_queued(p)}")
+                    verdict = (f"worse than `puds run`{other}: {lost_queued(r)} lost beyond what "
+                               f"was in hand against {lost_queued(p)}")
             else:
                 verdict = "(no `puds run` twin with this server: compare with the puds-run rows)"
             out.append(f"- {a}, {r['server']}, {r['event']}: {lost(r)} of {r['attempted']} lost "
                        f"({in_hand(r)} in hand), nothing served for {fmt_ms(r.get('gap_ms'))} ms: "
                        f"{verdict}." + (f" {r['note']}" if r.get("note") else ""))
+    return out
+
+
+def reading(matrix, sd):
+    """Which methods lost nothing beyond what was in hand, column by column,
+    from the numbers of this run."""
+    out = []
+    for col, title in COLUMNS:
+        zero, some = [], []
+        for m, what, _, _ in METHODS:
+            rs, _ = method_runs(matrix, m, col)
+            if m == "puds" and col == "crash":
+                rs = rs + method_runs(matrix, m, "crash-adopt")[0]
+            if rs:
+                n = sum(lost_queued(r) for r in rs)
+                (zero if n == 0 else some).append(what if n == 0 else f"{what} ({n})")
+        for a, what, _, _ in ANCHORS:
+            evs = [SD_EVENT[col]] + (["stop-start-socket"] if col == "stop-start" else [])
+            for ev in evs:
+                rs = [r for r in sd if r["anchor"] == a and r["event"] == ev]
+                if rs:
+                    n = sum(lost_queued(r) for r in rs)
+                    label = what + (" with its .socket stopped too" if ev.endswith("-socket") else "")
+                    (zero if n == 0 else some).append(label if n == 0 else f"{label} ({n})")
+        out.append(f"- {title}: nothing lost beyond what was in hand with "
+                   f"{'; '.join(zero) or 'no method'}. Lost (all gaps or servers together): "
+                   f"{'; '.join(some) or 'none'}.")
     return out
 
 
@@ -702,6 +734,7 @@ def main():
     if not sdrun:
         md.append("- The real-systemd guest did not run (no `--sd-run`): its anchors are "
                   "missing above.")
+    md += ["", "## Reading", ""] + reading(matrix, sd)
 
     md += ["", "## What ran", "",
            f"- Kernel: Linux {release}, Debian's {source_package(a.tree)} with the series "

@@ -143,6 +143,9 @@ class EvalReport(unittest.TestCase):
         self.assertIn("fdstore, fdstore-server, stop-start: 200 of 300 lost", md)
         self.assertIn("as good as `puds run`", md)
         self.assertIn("lighttpd 0 (the .socket stopped too: 200)", md)
+        crash = next(l for l in md.splitlines() if l.startswith("- crash: nothing lost"))
+        self.assertIn("puds: `UNIX_DELAY_CLOSE` rendezvous", crash.split("Lost")[0])
+        self.assertIn("SCM_RIGHTS takeover over a unix socket (", crash.split("Lost")[1])
         self.assertIn("| 64 | 67 | 4096 |", md)
         self.assertIn("somaxconn` allows: 2147483647", md)
 
