@@ -705,8 +705,12 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 	}
 	lo_up();
 	write_file("/proc/sys/net/ipv4/tcp_migrate_req", si->kind == RS_REUSEPORT ? "1" : "0");
-	/* Ephemeral ports: plenty, and none of them RS_PORT. */
-	write_file("/proc/sys/net/ipv4/ip_local_port_range", "10000 65000");
+	/*
+	 * Ephemeral ports: plenty, and none of them RS_PORT; start and end of
+	 * different parity, as the kernel asks (connect() prefers one parity,
+	 * bind() the other).
+	 */
+	write_file("/proc/sys/net/ipv4/ip_local_port_range", "10000 65001");
 	if (cfg->somaxconn) {
 		snprintf(num, sizeof(num), "%d", cfg->somaxconn);
 		write_file("/proc/sys/net/core/somaxconn", num);
