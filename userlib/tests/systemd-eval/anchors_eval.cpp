@@ -109,6 +109,11 @@ struct Server {
 	// takes fd 3 (from systemd or puds run) instead of binding.
 	std::string (*config)(const std::string &dir, int port, bool inherit);
 	std::string (*command)(const std::string &dir);
+	// KillSignal=: the server's graceful stop (it stops accepting and
+	// answers what it accepted), as a careful operator sets it (Debian's
+	// nginx.service stops with QUIT; its lighttpd and haproxy units use
+	// the default SIGTERM, an immediate stop that drops what is in hand).
+	const char *stop_signal;
 };
 
 // "@binary @args...", a unit's ExecStart=.
@@ -151,10 +156,10 @@ std::string haproxy_command(const std::string &dir)
 	return command_line("/usr/sbin/haproxy", guest::haproxy_args(dir));
 }
 
-const Server kLighttpd{"lighttpd", false, lighttpd_conf, lighttpd_command};
-const Server kNginx{"nginx", true, nginx_conf, nginx_command};
-const Server kHaproxy{"haproxy", false, haproxy_conf, haproxy_command};
-const Server kFdstoreServer{"fdstore-server", false, nullptr, nullptr};
+const Server kLighttpd{"lighttpd", false, lighttpd_conf, lighttpd_command, "SIGINT"};
+const Server kNginx{"nginx", true, nginx_conf, nginx_command, "SIGQUIT"};
+const Server kHaproxy{"haproxy", false, haproxy_conf, haproxy_command, "SIGUSR1"};
+const Server kFdstoreServer{"fdstore-server", false, nullptr, nullptr, "SIGTERM"};
 
 // --- fdstore-server: a tiny HTTP server that keeps its listener in systemd's fd store
 
@@ -196,8 +201,17 @@ int notify(const std::string &state, int fd)
 	return n < 0 ? -1 : 0;
 }
 
+volatile sig_atomic_t g_stopping;
+
+void on_stop(int)
+{
+	g_stopping = 1;
+}
+
 // fdstore-server PORT STATEFILE: serves the page on 127.0.0.1:PORT, one
-// reply per request (HTTP/1.0, then close).  Its listener is fd 3 when
+// reply per request (HTTP/1.0, then close).  SIGTERM is its graceful
+// stop: it accepts no more (what waits stays queued on the listener the fd
+// store keeps), answers what it accepted, and exits 0.  Its listener is fd 3 when
 // systemd passes one back (LISTEN_PID, LISTEN_FDS); else it binds one and
 // stores it (FDSTORE=1, FDNAME=http).  STATEFILE gets "inherited" or
 // "bound" and the pid, for the measuring side.
@@ -227,8 +241,18 @@ int fdstore_server(int port, const char *statefile)
 		std::fprintf(f, "%s %d\n", inherited ? "inherited" : "bound", getpid());
 		std::fclose(f);
 	}
-	notify("READY=1", -1);
 	signal(SIGPIPE, SIG_IGN);
+	// SIGTERM blocked but inside ppoll(): no stop is missed between the
+	// check and the wait.
+	sigset_t term, waitmask;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	struct sigaction sa{};
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, nullptr);
+	notify("READY=1", -1);
 
 	std::string body = std::string(kPage) + "\n";
 	std::string reply = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " +
@@ -236,8 +260,17 @@ int fdstore_server(int port, const char *statefile)
 	std::vector<pollfd> pfds{{lfd, POLLIN, 0}};
 	std::vector<std::string> got{""};
 	for (;;) {
-		if (poll(pfds.data(), pfds.size(), -1) < 0 && errno != EINTR)
-			return 1;
+		if (g_stopping && pfds[0].fd >= 0) {
+			notify("STOPPING=1", -1);
+			pfds[0].fd = -1;	// poll() skips it; the fd store keeps it
+		}
+		if (g_stopping && pfds.size() == 1)
+			return 0;
+		if (ppoll(pfds.data(), pfds.size(), nullptr, &waitmask) < 0) {
+			if (errno != EINTR)
+				return 1;
+			continue;
+		}
 		for (std::size_t i = pfds.size(); i-- > 1;) {
 			if (!pfds[i].revents)
 				continue;
@@ -586,6 +619,7 @@ bool install(const Case &c, const std::string &self)
 					    : "Type=simple\n";
 	unit += "ExecStart=" + cmd + "\n";
 	unit += "Restart=always\nRestartSec=" + std::to_string(kRestartSecMs) + "ms\nTimeoutStopSec=10s\n";
+	unit += std::string("KillSignal=") + c.srv->stop_signal + "\n";
 	if (c.anchor == Anchor::socket && c.srv->nginx)
 		unit += "Environment=\"NGINX=3;\"\n";
 	if (c.anchor == Anchor::puds)
