@@ -224,7 +224,7 @@ def counts(r):
     return s + (f", {in_hand(r)} in the killed process's hand" if in_hand(r) else "")
 
 
-def expectations(matrix, sweep, sd, quick):
+def expectations(matrix, sweep, sd, quick, max_rate=None):
     """[(statement, agrees, detail)], each from the issue, checked on the numbers."""
     out = []
 
@@ -257,10 +257,23 @@ def expectations(matrix, sweep, sd, quick):
     ps = [r for r in sweep if r["method"] == "puds"]
     if sweep:
         check(ps, "puds sits on the model max(0, rate x gap - backlog) (within what the "
-              "measured handoff time adds)", on_model,
+              "measured handoff time adds), for the connections started in the gap", on_model,
               lambda r: f"rate {r['rate']}, gap {r['gap_ms']}, backlog {r['backlog']}: "
-              f"{sweep_measured(r)} measured, model {model_lost(r['rate'], r['gap_ms'], r['backlog'])}"
+              f"{queue_full(r)[1]} measured, model {model_lost(r['rate'], r['gap_ms'], r['backlog'])}"
               f"..{model_hi(r)}")
+        # With room to spare the successor drains what the gap queued: only
+        # the gap's connections find the queue full.  After the gap the
+        # arrivals are up to twice the rate (the gap's SYNs come back):
+        # room to spare is that at half the probed maximum.
+        roomy = [r for r in ps if max_rate and r["rate"] * 4 <= max_rate]
+        if roomy:
+            check(roomy, f"puds with room to spare (twice the rate, the gap's retried SYNs "
+                  f"included, at most half the probed maximum {max_rate}/s): no "
+                  "connection started outside the gap finds the queue full (the successor "
+                  "drains what the gap queued)",
+                  lambda r: not queue_full(r)[0] and not queue_full(r)[2],
+                  lambda r: f"rate {r['rate']}, gap {r['gap_ms']}, backlog {r['backlog']}: "
+                  f"{queue_full(r)[0]} before, {queue_full(r)[2]} after the gap")
     if not quick:
         for v in ("planned", "crash", "crash-adopt"):
             n = sum(r["attempted"] for r in matrix + sweep
@@ -297,32 +310,55 @@ def sweep_measured(r):
     return lost_queued(r) + (r.get("syn_retried") or 0)
 
 
+def queue_full(r):
+    """(before, gap, after): the connections that found the queue full, by
+    when they started: before the old server stopped accepting, in the gap
+    (up to the new server's first accept), after it.  The model counts the
+    gap's; a run that did not split them puts them all in the gap."""
+    q = r.get("queue_full")
+    if not q:
+        return 0, sweep_measured(r), 0
+    return q["before"], q["gap"], q["after"]
+
+
+def room(r):
+    """The accept queue's room as the gap began: the backlog less what
+    waited in it then (a server near its limit does not keep it empty)."""
+    q = r.get("queued_at_stop")
+    return max(0, r["backlog"] - q) if q and q > 0 else r["backlog"]
+
+
 def model_hi(r):
     """The model with the gap the run really had (nobody accepting from the
-    stop to the new server's first accept): the handoff's own time added."""
+    stop to the new server's first accept: the handoff's own time added)
+    and the room the queue really had."""
     d = dead_ms(r)
     g = max(r["gap_ms"], d) if d is not None else r["gap_ms"]
-    return model_lost(r["rate"], g, r["backlog"])
+    return model_lost(r["rate"], g, room(r))
 
 
 def on_model(r):
+    """The connections started in the gap sit on the model."""
     lo, hi = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r)
-    m = sweep_measured(r)
+    m = queue_full(r)[1]
     slack = max(3, round(0.05 * r["rate"] * max(r["gap_ms"], 1) / 1000))
     return lo - slack <= m <= hi + slack
 
 
 def explain_sweep(r):
     """Why a sweep cell is where it is, from its own numbers."""
-    lo, hi, m = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r), sweep_measured(r)
+    lo, hi = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r)
+    before, m, after = queue_full(r)
     k = r["kernel"]
     parts = []
-    if lo <= m <= hi or on_model(r):
+    if on_model(r) and not before and not after:
         return None
     d = dead_ms(r)
-    if m > hi:
+    if on_model(r):
+        parts.append(f"the {m} started in the gap sit on the model")
+    elif m > hi:
         parts.append(f"{m - hi} more than the model with the measured dead time "
-                     f"({fmt_ms(d)} ms)")
+                     f"({fmt_ms(d)} ms) and room ({room(r)}) among those started in the gap")
         if lost_queued(r):
             parts.append(f"{lost_queued(r)} lost outright ({r['outcomes']['timeout']} timed out, "
                          f"{r['outcomes']['reset']} reset, {r['outcomes']['refused']} refused): "
@@ -331,7 +367,26 @@ def explain_sweep(r):
         parts.append(f"{lo - m} fewer than the model: the client did not reach "
                      f"{r['rate']}/s in the gap, or the queue admitted backlog + 1 "
                      f"(ListenOverflows {k['ListenOverflows']})")
+    if before:
+        parts.append(f"{before} started before the old server stopped and found the queue "
+                     "full already: at this rate it was at its limit (its queue was not empty "
+                     "when the gap began)")
+    if after:
+        parts.append(f"{after} started after the new server's first accept and found the "
+                     f"queue still full: the new server drains the queue the gap filled while "
+                     f"new connections arrive ({r['rate']}/s) and the SYNs dropped in the gap "
+                     "come back 1 s and 3 s after their first try, up to twice the rate in "
+                     f"all{saturation(r)}")
     return "; ".join(parts)
+
+
+MAX_RATE = None     # the probed maximum of the run, for the explanations
+
+
+def saturation(r):
+    if not MAX_RATE:
+        return ""
+    return f" ({2 * r['rate']}/s against the {MAX_RATE}/s the client drove in the probe)"
 
 
 def sweep_tables(sweep):
@@ -350,7 +405,10 @@ def sweep_tables(sweep):
                     continue
                 r = c[0]
                 lo, hi = model_lost(rate, g, backlog), model_hi(r)
-                s = f"{sweep_measured(r)} ({lost_queued(r)} lost) / model {lo}"
+                before, _, after = queue_full(r)
+                s = f"{sweep_measured(r)} ({lost_queued(r)} lost"
+                s += f"; {before} before, {after} after the gap)" if before or after else ")"
+                s += f" / model {lo}"
                 if hi != lo:
                     s += f"..{hi}"
                 if not r["ok"]:
@@ -365,7 +423,7 @@ def svg_model(sweep, path):
     """Measured (queue found full: lost + retried) against modelled, one dot
     per sweep run, coloured by method; the diagonal is the model."""
     W, H, L, B, T, R = 640, 480, 70, 50, 40, 170
-    pts = [(model_lost(r["rate"], r["gap_ms"], r["backlog"]), sweep_measured(r), r)
+    pts = [(model_lost(r["rate"], r["gap_ms"], r["backlog"]), queue_full(r)[1], r)
            for r in sweep]
     top = max([1] + [max(x, y) for x, y, _ in pts]) * 1.05
     sx = lambda v: L + (W - L - R) * v / top
@@ -388,7 +446,7 @@ def svg_model(sweep, path):
     out.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">modelled '
                f'(connections)</text>'
                f'<text x="16" y="{(T + H - B) / 2}" transform="rotate(-90 16 {(T + H - B) / 2})" '
-               f'text-anchor="middle">measured: lost + SYN retried</text>')
+               f'text-anchor="middle">measured: started in the gap, lost + SYN retried</text>')
     for x, y, r in pts:
         out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="none" '
                    f'stroke="{color[(r["method"], r["variant"])]}" stroke-width="1.5">'
@@ -704,7 +762,13 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     gaps, shead, srows = summary(matrix, sd)
-    exp = expectations(matrix, sweep, sd, quick)
+    try:
+        max_rate = int(keys.get("max_rate", ""))
+    except ValueError:
+        max_rate = None
+    global MAX_RATE
+    MAX_RATE = max_rate
+    exp = expectations(matrix, sweep, sd, quick, max_rate)
     failed = [r for r in runs + fds + sd if not r.get("ok", True)] + bad_lines
     for name, verdict in (("minimal guest", run), ("systemd guest", sdrun)):
         if verdict is not None and verdict.verdict.get("failed"):
@@ -783,9 +847,11 @@ def main():
                "sends it again after 1 s, 3 s, ... So a connection the model counts as lost is "
                "either lost (timed out) or completed after a SYN retry: each cell gives both "
                "together, then those lost outright, then the model, max(0, rate x gap - "
-               "backlog), and after \"..\" the model with the gap the run really had (nobody "
-               "accepted from the stop to the new server's first accept: the handoff's own time "
-               "added).", "",
+               "backlog), and after \"..\" the model with the gap and room the run really had "
+               "(nobody accepted from the stop to the new server's first accept: the handoff's "
+               "own time added; the backlog less what waited in the queue as the gap began). "
+               "The model counts the connections started in the gap; a cell that also counts "
+               "some started before or after it says how many, and the notes below say why.", "",
                "![measured against modelled](model.svg)", ""]
         for title, head, rows in sweep_tables(sweep):
             md += [f"### {title}", "", markdown_table(head, rows, left=2), ""]

@@ -1,7 +1,9 @@
 """scripts/eval_report.py on made-up stored runs: the summary table and
 every expectation come from the numbers (a puds crash that loses a queued
 connection, a takeover crash that loses nothing, a sweep cell off the model
-each turn an "agrees" into "DISAGREES"), in-hand connections are told apart
+each turn an "agrees" into "DISAGREES"; so do drops outside the gap at a
+rate with room to spare, while at the probed maximum they are explained as
+saturation), in-hand connections are told apart
 from queued ones, a failed or malformed run fails the report."""
 import json
 import pathlib
@@ -32,7 +34,8 @@ KEEPS = {"reuseport-overlap", "bpf-migrate-overlap", "scm-rights-takeover", "pud
 
 
 def run_record(method, variant, scenario, gap, part="matrix", rate=100, backlog=4096,
-               lost=None, in_hand=0, syn_retried=0, ok=True, dead_extra=10.0):
+               lost=None, in_hand=0, syn_retried=0, ok=True, dead_extra=10.0, queue_full=None,
+               queued_at_stop=0):
     attempted = rate * (500 + gap + 1000) // 1000
     if lost is None:
         lost = 0 if scenario in KEEPS else rate * gap // 1000 + (1 if gap else 0)
@@ -53,7 +56,8 @@ def run_record(method, variant, scenario, gap, part="matrix", rate=100, backlog=
                        "TCPMigrateReqFailure": 0, "TCPAbortOnClose": 0, "OutRsts": 0,
                        "UnixDelayCloseParked": 1, "UnixDelayCloseAdopted": 1,
                        "UnixDelayCloseExpired": 0},
-            "diag": {"parked": 1, "fds": 1}, "conns": []}
+            "diag": {"parked": 1, "fds": 1}, "conns": [], "queued_at_stop": queued_at_stop,
+            **({"queue_full": queue_full} if queue_full else {})}
 
 
 def matrix(**override):
@@ -177,6 +181,42 @@ class EvalReport(unittest.TestCase):
         _, _, md = self.report(matrix() + sweep(**r))
         self.assertTrue(all(self.verdicts(md).values()))
         self.assertIn("470 (0 lost) / model 372..472", md)
+
+    def test_a_saturated_server_is_explained_not_blamed_on_the_gap(self):
+        # At the probed maximum (4000/s), gap 2000, backlog 128: model 7872;
+        # 7872 started in the gap, 40 before it and 900 after found it full.
+        r = {"puds-exit/4000/128/2000": {"syn_retried": 8812, "lost": 0,
+                                         "queue_full": {"before": 40, "gap": 7872, "after": 900}}}
+        _, _, md = self.report(matrix() + sweep(**r))
+        self.assertTrue(all(self.verdicts(md).values()),
+                        [k for k, ok in self.verdicts(md).items() if not ok])
+        self.assertIn("8812 (0 lost; 40 before, 900 after the gap) / model 7872", md)
+        self.assertIn("the 7872 started in the gap sit on the model", md)
+        self.assertIn("900 started after the new server's first accept", md)
+        self.assertIn("40 started before the old server stopped", md)
+
+    def test_drops_after_the_gap_with_room_to_spare_disagree(self):
+        # 1000/s is a quarter of the probed 4000/s: the queue must drain.
+        r = {"puds-sigkill/1000/128/500": {"syn_retried": 402, "lost": 0,
+                                           "queue_full": {"before": 0, "gap": 372, "after": 30}}}
+        _, _, md = self.report(matrix() + sweep(**r))
+        bad = [k for k, ok in self.verdicts(md).items() if not ok]
+        self.assertEqual(len(bad), 1, bad)
+        self.assertIn("half the probed maximum 4000/s", bad[0])
+        self.assertIn("0 before, 30 after the gap", md)
+
+    def test_what_waited_in_the_queue_as_the_gap_began_narrows_its_room(self):
+        # 4000/s, gap 50 (dead 50 + 10 ms), backlog 128: model 72, with the
+        # dead time 112; 40 waiting at the stop leave room for 88: 152.
+        r = {"puds-exit/4000/128/50": {"syn_retried": 150, "lost": 0, "queued_at_stop": 40}}
+        _, _, md = self.report(matrix() + sweep(**r))
+        self.assertTrue(all(self.verdicts(md).values()))
+        self.assertIn("150 (0 lost) / model 72..152", md)
+        r["puds-exit/4000/128/50"]["queued_at_stop"] = 0
+        _, _, md = self.report(matrix() + sweep(**r))
+        bad = [k for k, ok in self.verdicts(md).items() if not ok]
+        self.assertEqual(len(bad), 1, bad)
+        self.assertIn("38 more than the model with the measured dead time (60 ms) and room (128)", md)
 
     def test_too_few_puds_connections_in_a_full_run_disagrees(self):
         _, _, md = self.report(matrix())

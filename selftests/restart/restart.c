@@ -118,6 +118,29 @@ static long rs_counter(const char *file, const char *prefix, const char *name)
 	return ret;
 }
 
+/*
+ * The accept queues of the listeners on RS_PORT, summed: for a LISTEN
+ * socket /proc/net/tcp's rx_queue is sk_ack_backlog.  -1 if unreadable.
+ */
+static int rs_accept_queue(void)
+{
+	unsigned int port, state, rxq;
+	char line[256];
+	int sum = -1;
+	FILE *f = fopen("/proc/net/tcp", "r");
+
+	if (!f)
+		return -1;
+	if (fgets(line, sizeof(line), f))	/* the header */
+		sum = 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*u: %*x:%x %*x:%*x %x %*x:%x", &port, &state, &rxq) == 3 &&
+		    port == RS_PORT && state == 0x0a)
+			sum += rxq;
+	fclose(f);
+	return sum;
+}
+
 static void rs_read_counters(struct rs_counters *c)
 {
 	c->listen_drops = rs_counter("/proc/net/netstat", "TcpExt", "ListenDrops");
@@ -591,6 +614,22 @@ static int rs_cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* @c found the queue full: which of the run's three windows it started in. */
+static void rs_count_full(const struct rs_shared *sh, const struct rs_conn *c,
+			  struct rs_result *res)
+{
+	int64_t start = sh->t0_us + c->start_us;
+
+	if (!(c->outcome == RS_OK && c->syn_retried) && c->outcome != RS_TIMEOUT)
+		return;
+	if (!sh->restart_us || start < sh->restart_us)
+		res->full_before++;
+	else if (!sh->new_first_accept_us || start < sh->new_first_accept_us)
+		res->full_gap++;
+	else
+		res->full_after++;
+}
+
 static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
 {
 	int64_t *lat = calloc(sh->nconns + 1, sizeof(*lat));
@@ -602,6 +641,7 @@ static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
 		const struct rs_conn *c = &sh->conns[i];
 
 		res->count[c->outcome]++;
+		rs_count_full(sh, c, res);
 		if (c->outcome != RS_OK)
 			continue;
 		res->syn_retried += c->syn_retried;
@@ -741,6 +781,7 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 	rs_wait_set(&sh->t0_us, 10000);
 	sleep_until_us(sh->t0_us + cfg->before_ms * 1000LL);
 
+	sh->queued_at_stop = rs_accept_queue();
 	sh->restart_us = now_us();
 	gap_start = sh->restart_us;
 	switch (si->stop) {

@@ -147,6 +147,7 @@ struct rs_shared {
 	int old_accepted, new_accepted;
 	int new_fresh;			/* scm-rights: new bound a listener of its own */
 	int somaxconn;			/* what the netns's sysctl said */
+	int queued_at_stop;		/* in the accept queue as the gap began; -1: unknown */
 	int diag_parked;		/* parked queues unix_diag listed before adoption */
 	int diag_fds;			/* fds in them */
 	struct rs_counters kernel;	/* the run's netns, after it */
@@ -159,6 +160,13 @@ struct rs_result {
 	int attempted;
 	int count[RS_NR_OUTCOMES];
 	int syn_retried;		/* completed ones whose SYN was retransmitted */
+	/*
+	 * Connections whose SYN found the queue full (completed after a SYN
+	 * retry, or timed out), by when they started: before the old server
+	 * stopped accepting, in the gap (up to the new server's first accept),
+	 * after it.  The model counts the gap's.
+	 */
+	int full_before, full_gap, full_after;
 	int64_t p50_us, p99_us, max_us;
 	int64_t last_start_us;		/* the last connection's start: the rate achieved */
 	struct rs_counters kernel;
