@@ -256,8 +256,9 @@ def expectations(matrix, sweep, sd, quick, max_rate=None):
           lambda r: r["gap_ms"] == 0 or lost(r) > 0)
     ps = [r for r in sweep if r["method"] == "puds"]
     if sweep:
-        check(ps, "puds sits on the model max(0, rate x gap - backlog) (within what the "
-              "measured handoff time adds), for the connections started in the gap", on_model,
+        check(ps, "puds sits on the model max(0, rate x gap - backlog) for the connections "
+              "started in the gap (up to the model fed with the run's own arrivals in the gap "
+              "and the queue's room)", on_model,
               lambda r: f"rate {r['rate']}, gap {r['gap_ms']}, backlog {r['backlog']}: "
               f"{queue_full(r)[1]} measured, model {model_lost(r['rate'], r['gap_ms'], r['backlog'])}"
               f"..{model_hi(r)}")
@@ -328,18 +329,32 @@ def room(r):
     return max(0, r["backlog"] - q) if q and q > 0 else r["backlog"]
 
 
-def model_hi(r):
-    """The model with the gap the run really had (nobody accepting from the
-    stop to the new server's first accept: the handoff's own time added)
-    and the room the queue really had."""
+def arrivals(r):
+    """The connections started in the gap the run really had (nobody
+    accepting from the stop to the new server's first accept: the handoff's
+    own time added): counted by the client where it did, else rate x the
+    measured dead time."""
+    if r.get("started_gap") is not None:
+        return r["started_gap"]
     d = dead_ms(r)
     g = max(r["gap_ms"], d) if d is not None else r["gap_ms"]
-    return model_lost(r["rate"], g, room(r))
+    return round(r["rate"] * g / 1000)
+
+
+def model_hi(r):
+    """The model fed with what the run really had: the gap's arrivals less
+    the queue's room."""
+    return max(0, arrivals(r) - room(r))
+
+
+def model_range(r):
+    lo, hi = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r)
+    return min(lo, hi), max(lo, hi)
 
 
 def on_model(r):
     """The connections started in the gap sit on the model."""
-    lo, hi = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r)
+    lo, hi = model_range(r)
     m = queue_full(r)[1]
     slack = max(3, round(0.05 * r["rate"] * max(r["gap_ms"], 1) / 1000))
     return lo - slack <= m <= hi + slack
@@ -347,7 +362,7 @@ def on_model(r):
 
 def explain_sweep(r):
     """Why a sweep cell is where it is, from its own numbers."""
-    lo, hi = model_lost(r["rate"], r["gap_ms"], r["backlog"]), model_hi(r)
+    lo, hi = model_range(r)
     before, m, after = queue_full(r)
     k = r["kernel"]
     parts = []
@@ -357,8 +372,9 @@ def explain_sweep(r):
     if on_model(r):
         parts.append(f"the {m} started in the gap sit on the model")
     elif m > hi:
-        parts.append(f"{m - hi} more than the model with the measured dead time "
-                     f"({fmt_ms(d)} ms) and room ({room(r)}) among those started in the gap")
+        parts.append(f"{m - hi} more than the model with the gap's {arrivals(r)} arrivals "
+                     f"(dead {fmt_ms(d)} ms) and the queue's room ({room(r)}) among those "
+                     "started in the gap")
         if lost_queued(r):
             parts.append(f"{lost_queued(r)} lost outright ({r['outcomes']['timeout']} timed out, "
                          f"{r['outcomes']['reset']} reset, {r['outcomes']['refused']} refused): "
@@ -371,7 +387,11 @@ def explain_sweep(r):
         parts.append(f"{before} started before the old server stopped and found the queue "
                      "full already: at this rate it was at its limit (its queue was not empty "
                      "when the gap began)")
-    if after:
+    if after and not m:
+        parts.append(f"{after} started after the new server's first accept and found the "
+                     "queue full, with nothing dropped in the gap: the server at its limit "
+                     f"({r['rate']}/s" + (f", the probed maximum {MAX_RATE}/s)" if MAX_RATE else ")"))
+    elif after:
         parts.append(f"{after} started after the new server's first accept and found the "
                      f"queue still full: the new server drains the queue the gap filled while "
                      f"new connections arrive ({r['rate']}/s) and the SYNs dropped in the gap "
@@ -847,9 +867,11 @@ def main():
                "sends it again after 1 s, 3 s, ... So a connection the model counts as lost is "
                "either lost (timed out) or completed after a SYN retry: each cell gives both "
                "together, then those lost outright, then the model, max(0, rate x gap - "
-               "backlog), and after \"..\" the model with the gap and room the run really had "
-               "(nobody accepted from the stop to the new server's first accept: the handoff's "
-               "own time added; the backlog less what waited in the queue as the gap began). "
+               "backlog), and after \"..\" the model fed with what the run really had: the "
+               "connections the client started while nobody accepted (from the stop to the new "
+               "server's first accept: the handoff's own time added, and the client's own "
+               "unevenness), less the queue's room (the backlog less what waited in it as the "
+               "gap began). "
                "The model counts the connections started in the gap; a cell that also counts "
                "some started before or after it says how many, and the notes below say why.", "",
                "![measured against modelled](model.svg)", ""]

@@ -216,7 +216,8 @@ class EvalReport(unittest.TestCase):
         _, _, md = self.report(matrix() + sweep(**r))
         bad = [k for k, ok in self.verdicts(md).items() if not ok]
         self.assertEqual(len(bad), 1, bad)
-        self.assertIn("38 more than the model with the measured dead time (60 ms) and room (128)", md)
+        self.assertIn("38 more than the model with the gap's 240 arrivals (dead 60 ms) and the "
+                      "queue's room (128)", md)
 
     def test_too_few_puds_connections_in_a_full_run_disagrees(self):
         _, _, md = self.report(matrix())

@@ -614,20 +614,25 @@ static int rs_cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* @c found the queue full: which of the run's three windows it started in. */
-static void rs_count_full(const struct rs_shared *sh, const struct rs_conn *c,
-			  struct rs_result *res)
+/*
+ * Which of the run's three windows @c started in (before the stop, the gap
+ * up to the new server's first accept, after it), counted in @res if it
+ * found the queue full; and the gap's arrivals.
+ */
+static void rs_count_window(const struct rs_shared *sh, const struct rs_conn *c,
+			    struct rs_result *res)
 {
 	int64_t start = sh->t0_us + c->start_us;
+	bool full = (c->outcome == RS_OK && c->syn_retried) || c->outcome == RS_TIMEOUT;
 
-	if (!(c->outcome == RS_OK && c->syn_retried) && c->outcome != RS_TIMEOUT)
-		return;
-	if (!sh->restart_us || start < sh->restart_us)
-		res->full_before++;
-	else if (!sh->new_first_accept_us || start < sh->new_first_accept_us)
-		res->full_gap++;
-	else
-		res->full_after++;
+	if (!sh->restart_us || start < sh->restart_us) {
+		res->full_before += full;
+	} else if (!sh->new_first_accept_us || start < sh->new_first_accept_us) {
+		res->started_gap++;
+		res->full_gap += full;
+	} else {
+		res->full_after += full;
+	}
 }
 
 static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
@@ -641,7 +646,7 @@ static void rs_summarise(const struct rs_shared *sh, struct rs_result *res)
 		const struct rs_conn *c = &sh->conns[i];
 
 		res->count[c->outcome]++;
-		rs_count_full(sh, c, res);
+		rs_count_window(sh, c, res);
 		if (c->outcome != RS_OK)
 			continue;
 		res->syn_retried += c->syn_retried;

@@ -167,6 +167,7 @@ struct rs_result {
 	 * after it.  The model counts the gap's.
 	 */
 	int full_before, full_gap, full_after;
+	int started_gap;		/* connections started in the gap, all of them */
 	int64_t p50_us, p99_us, max_us;
 	int64_t last_start_us;		/* the last connection's start: the rate achieved */
 	struct rs_counters kernel;
