@@ -92,7 +92,8 @@ static void print_json(enum part part, const struct rs_cfg *cfg, const struct rs
 	printf("},\"in_hand\":%d,\"syn_retried\":%d,\"new_fresh\":%s,", sh->in_hand,
 	       r->syn_retried, sh->new_fresh ? "true" : "false");
 	printf("\"queue_full\":{\"before\":%d,\"gap\":%d,\"after\":%d},\"queued_at_stop\":%d,"
-	       "\"started_gap\":%d,", r->full_before, r->full_gap, r->full_after, sh->queued_at_stop,
+	       "\"queued_min\":%d,\"queued_max\":%d,\"started_gap\":%d,", r->full_before,
+	       r->full_gap, r->full_after, sh->queued_at_stop, sh->queued_min, sh->queued_max,
 	       r->started_gap);
 	printf("\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,",
 	       ms(r->p50_us), ms(r->p99_us), ms(r->max_us));

@@ -141,6 +141,29 @@ static int rs_accept_queue(void)
 	return sum;
 }
 
+/*
+ * Until @until_us: the accept queue every 5 ms over the last 50 ms before
+ * it, its least and most in @sh (near its limit a server's queue swings),
+ * the last sample as the queue at the stop.
+ */
+static void rs_sample_queue(struct rs_shared *sh, int64_t until_us)
+{
+	int q;
+
+	sleep_until_us(until_us - 50000);
+	sh->queued_min = INT_MAX;
+	sh->queued_max = -1;
+	do {
+		q = rs_accept_queue();
+		sh->queued_at_stop = q;
+		if (q < sh->queued_min)
+			sh->queued_min = q;
+		if (q > sh->queued_max)
+			sh->queued_max = q;
+		sleep_until_us(now_us() + 5000 < until_us ? now_us() + 5000 : until_us);
+	} while (now_us() < until_us);
+}
+
 static void rs_read_counters(struct rs_counters *c)
 {
 	c->listen_drops = rs_counter("/proc/net/netstat", "TcpExt", "ListenDrops");
@@ -784,9 +807,7 @@ static void rs_drive(struct rs_shared *sh, const struct rs_cfg *cfg, const char 
 		_exit(0);
 	}
 	rs_wait_set(&sh->t0_us, 10000);
-	sleep_until_us(sh->t0_us + cfg->before_ms * 1000LL);
-
-	sh->queued_at_stop = rs_accept_queue();
+	rs_sample_queue(sh, sh->t0_us + cfg->before_ms * 1000LL);
 	sh->restart_us = now_us();
 	gap_start = sh->restart_us;
 	switch (si->stop) {

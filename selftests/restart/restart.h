@@ -148,6 +148,7 @@ struct rs_shared {
 	int new_fresh;			/* scm-rights: new bound a listener of its own */
 	int somaxconn;			/* what the netns's sysctl said */
 	int queued_at_stop;		/* in the accept queue as the gap began; -1: unknown */
+	int queued_min, queued_max;	/* the accept queue over the 50 ms before */
 	int diag_parked;		/* parked queues unix_diag listed before adoption */
 	int diag_fds;			/* fds in them */
 	struct rs_counters kernel;	/* the run's netns, after it */
