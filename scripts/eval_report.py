@@ -224,7 +224,7 @@ def counts(r):
     return s + (f", {in_hand(r)} in the killed process's hand" if in_hand(r) else "")
 
 
-def expectations(matrix, sweep, sd, quick, max_rate=None):
+def expectations(matrix, sweep, sd, quick):
     """[(statement, agrees, detail)], each from the issue, checked on the numbers."""
     out = []
 
@@ -266,10 +266,10 @@ def expectations(matrix, sweep, sd, quick, max_rate=None):
         # the gap's connections find the queue full.  After the gap the
         # arrivals are up to twice the rate (the gap's SYNs come back):
         # room to spare is that at half the probed maximum.
-        roomy = [r for r in ps if max_rate and r["rate"] * 4 <= max_rate]
+        roomy = [r for r in ps if MAX_RATE and r["rate"] * 4 <= MAX_RATE]
         if roomy:
             check(roomy, f"puds with room to spare (twice the rate, the gap's retried SYNs "
-                  f"included, at most half the probed maximum {max_rate}/s): hardly a "
+                  f"included, at most half the probed maximum {MAX_RATE}/s): hardly a "
                   "connection started outside the gap finds the queue full (no more than the "
                   "slack, 3 or 5% of rate x gap: the successor drains what the gap queued, "
                   "those that come while its first accepts make room aside)",
@@ -310,6 +310,11 @@ def sweep_measured(r):
     drops their SYN; the client retries it (after 1 s, 3 s, ...), so one that
     is not lost shows up as a completed connection that needed a retry."""
     return lost_queued(r) + (r.get("syn_retried") or 0)
+
+
+# Of the run as a whole, set by main() before any of the below is asked.
+MAX_RATE = None     # the probed maximum rate (# eval: max_rate)
+SWEEP = []          # every sweep run, to set a cell beside the others of its load
 
 
 def queue_full(r):
@@ -385,7 +390,6 @@ def over_model(r):
     return queue_full(r)[1] - model_range(r)[1] - slack(r)
 
 
-SWEEP = []          # every sweep run, to set a cell beside the others of its load
 
 
 def explain_sweep(r):
@@ -397,12 +401,13 @@ def explain_sweep(r):
     if on_model(r) and over_model(r) <= 0 and not before and not after:
         return None
     d = dead_ms(r)
+    above = (f"{m - hi} more than the model with the gap's {arrivals(r)} arrivals (dead "
+             f"{fmt_ms(d)} ms) and the queue's {'least ' if at_limit(r) else ''}room "
+             f"({room(r)}) among those started in the gap")
     if at_limit(r) and over_model(r) > 0:
         same = [o for o in SWEEP if o is not r and (o["rate"], o["gap_ms"], o["backlog"]) ==
                 (r["rate"], r["gap_ms"], r["backlog"])]
-        parts.append(f"{m - hi} more than the model with the gap's {arrivals(r)} arrivals "
-                     f"(dead {fmt_ms(d)} ms) and the queue's least room ({room(r)}) among those "
-                     "started in the gap: at the probed maximum the server is at its limit; its "
+        parts.append(above + ": at the probed maximum the server is at its limit; its "
                      "queue " + (f"swung from {r['queued_min']} to {r['queued_max']} in the 50 ms "
                                  "before the stop (sampled every 5 ms) and "
                                  if r.get("queued_max") is not None else "") +
@@ -413,9 +418,7 @@ def explain_sweep(r):
     elif on_model(r):
         parts.append(f"the {m} started in the gap sit on the model")
     elif m > hi:
-        parts.append(f"{m - hi} more than the model with the gap's {arrivals(r)} arrivals "
-                     f"(dead {fmt_ms(d)} ms) and the queue's room ({room(r)}) among those "
-                     "started in the gap")
+        parts.append(above)
         if lost_queued(r):
             parts.append(f"{lost_queued(r)} lost outright ({r['outcomes']['timeout']} timed out, "
                          f"{r['outcomes']['reset']} reset, {r['outcomes']['refused']} refused): "
@@ -439,9 +442,6 @@ def explain_sweep(r):
                      "come back 1 s and 3 s after their first try, up to twice the rate in "
                      f"all{saturation(r)}")
     return "; ".join(parts)
-
-
-MAX_RATE = None     # the probed maximum of the run, for the explanations
 
 
 def saturation(r):
@@ -826,14 +826,13 @@ def main():
     os.makedirs(a.out, exist_ok=True)
 
     gaps, shead, srows = summary(matrix, sd)
-    try:
-        max_rate = int(keys.get("max_rate", ""))
-    except ValueError:
-        max_rate = None
     global MAX_RATE
-    MAX_RATE = max_rate
+    try:
+        MAX_RATE = int(keys.get("max_rate", ""))
+    except ValueError:
+        MAX_RATE = None
     SWEEP[:] = sweep
-    exp = expectations(matrix, sweep, sd, quick, max_rate)
+    exp = expectations(matrix, sweep, sd, quick)
     failed = [r for r in runs + fds + sd if not r.get("ok", True)] + bad_lines
     for name, verdict in (("minimal guest", run), ("systemd guest", sdrun)):
         if verdict is not None and verdict.verdict.get("failed"):

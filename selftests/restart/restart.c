@@ -148,6 +148,7 @@ static int rs_accept_queue(void)
  */
 static void rs_sample_queue(struct rs_shared *sh, int64_t until_us)
 {
+	int64_t next;
 	int q;
 
 	sleep_until_us(until_us - 50000);
@@ -160,7 +161,8 @@ static void rs_sample_queue(struct rs_shared *sh, int64_t until_us)
 			sh->queued_min = q;
 		if (q > sh->queued_max)
 			sh->queued_max = q;
-		sleep_until_us(now_us() + 5000 < until_us ? now_us() + 5000 : until_us);
+		next = now_us() + 5000;
+		sleep_until_us(next < until_us ? next : until_us);
 	} while (now_us() < until_us);
 }
 

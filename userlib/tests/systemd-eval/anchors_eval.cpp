@@ -211,9 +211,9 @@ void on_stop(int)
 // fdstore-server PORT STATEFILE: serves the page on 127.0.0.1:PORT, one
 // reply per request (HTTP/1.0, then close).  SIGTERM is its graceful
 // stop: it accepts no more (what waits stays queued on the listener the fd
-// store keeps), answers what it accepted, and exits 0.  Its listener is fd 3 when
-// systemd passes one back (LISTEN_PID, LISTEN_FDS); else it binds one and
-// stores it (FDSTORE=1, FDNAME=http).  STATEFILE gets "inherited" or
+// store keeps), answers what it accepted, and exits 0.  Its listener is
+// fd 3 when systemd passes one back (LISTEN_PID, LISTEN_FDS); else it
+// binds one and stores it (FDSTORE=1, FDNAME=http).  STATEFILE gets "inherited" or
 // "bound" and the pid, for the measuring side.
 int fdstore_server(int port, const char *statefile)
 {
